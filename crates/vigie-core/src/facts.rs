@@ -1,7 +1,9 @@
 //! The state of one host as each source last reported it, and the merged view
 //! that rules evaluate.
 
-use crate::observation::{Feature, Hotfix, NetworkFacts, Observation, OsFacts, Software, SourceKind};
+use crate::observation::{
+    Feature, Hotfix, NetworkFacts, Observation, OsFacts, Software, SourceKind,
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -46,11 +48,9 @@ impl SourceState {
         if let Some(n) = &obs.network {
             self.network = Some(n.clone());
         }
-        for list in [&mut self.hotfixes] {
-            if let Some(l) = list {
-                l.sort();
-                l.dedup_by(|a, b| a.id == b.id);
-            }
+        if let Some(l) = &mut self.hotfixes {
+            l.sort();
+            l.dedup_by(|a, b| a.id == b.id);
         }
         if let Some(l) = &mut self.software {
             l.sort();
@@ -96,13 +96,16 @@ impl HostFacts {
                 .cmp(&a.observed_at)
                 .then(b.kind.is_agent().cmp(&a.kind.is_agent()))
         });
-        let mut facts = HostFacts { hostname, ..Default::default() };
+        let mut facts = HostFacts {
+            hostname,
+            ..Default::default()
+        };
         for s in ordered.iter().filter(|s| s.kind.is_agent()) {
-            if facts.os.is_none() {
-                if let Some(os) = &s.os {
-                    facts.os = Some(os.clone());
-                    facts.os_source = Some(s.kind);
-                }
+            if facts.os.is_none()
+                && let Some(os) = &s.os
+            {
+                facts.os = Some(os.clone());
+                facts.os_source = Some(s.kind);
             }
             if facts.hotfixes.is_none() {
                 facts.hotfixes = s.hotfixes.clone();
@@ -118,16 +121,19 @@ impl HostFacts {
             if facts.network.is_none() {
                 facts.network = s.network.clone();
             }
-            if facts.os.is_none() {
-                if let Some(os) = &s.os {
-                    facts.os = Some(os.clone());
-                    facts.os_source = Some(s.kind);
-                }
+            if facts.os.is_none()
+                && let Some(os) = &s.os
+            {
+                facts.os = Some(os.clone());
+                facts.os_source = Some(s.kind);
             }
         }
         let mut sources: Vec<SourceSummary> = states
             .iter()
-            .map(|s| SourceSummary { kind: s.kind, last_observed: s.observed_at })
+            .map(|s| SourceSummary {
+                kind: s.kind,
+                last_observed: s.observed_at,
+            })
             .collect();
         sources.sort_by_key(|s| s.kind);
         facts.sources = sources;
@@ -153,13 +159,27 @@ mod tests {
     #[test]
     fn agent_os_beats_scanner_and_lists_come_from_newest_agent() {
         let mut osq = SourceState::empty(SourceKind::Osquery, ts(100));
-        osq.os = Some(OsFacts { family: OsFamily::Windows, build: Some(7601), ..Default::default() });
-        osq.hotfixes = Some(vec![Hotfix { id: "KB4012212".into(), installed_on: None }]);
+        osq.os = Some(OsFacts {
+            family: OsFamily::Windows,
+            build: Some(7601),
+            ..Default::default()
+        });
+        osq.hotfixes = Some(vec![Hotfix {
+            id: "KB4012212".into(),
+            installed_on: None,
+        }]);
         let mut glpi = SourceState::empty(SourceKind::GlpiJson, ts(50));
         glpi.hotfixes = Some(vec![]);
         let mut nmap = SourceState::empty(SourceKind::Nmap, ts(200));
-        nmap.os = Some(OsFacts { family: OsFamily::Windows, name: Some("Windows 7".into()), ..Default::default() });
-        nmap.network = Some(NetworkFacts { smbv1_offered: Some(true), ..Default::default() });
+        nmap.os = Some(OsFacts {
+            family: OsFamily::Windows,
+            name: Some("Windows 7".into()),
+            ..Default::default()
+        });
+        nmap.network = Some(NetworkFacts {
+            smbv1_offered: Some(true),
+            ..Default::default()
+        });
         let f = HostFacts::merge(Some("pc".into()), &[glpi, nmap, osq]);
         assert_eq!(f.os_source, Some(SourceKind::Osquery));
         assert!(f.has_hotfix("kb4012212"));
@@ -171,11 +191,20 @@ mod tests {
     fn source_state_applies_deltas() {
         let mut st = SourceState::empty(SourceKind::Osquery, ts(1));
         let mut obs = Observation::new(SourceKind::Osquery);
-        obs.hotfixes = Section::Full(vec![Hotfix { id: "KB1000001".into(), installed_on: None }]);
+        obs.hotfixes = Section::Full(vec![Hotfix {
+            id: "KB1000001".into(),
+            installed_on: None,
+        }]);
         st.apply(&obs, ts(2));
         obs.hotfixes = Section::Delta {
-            added: vec![Hotfix { id: "KB1000002".into(), installed_on: None }],
-            removed: vec![Hotfix { id: "KB1000001".into(), installed_on: None }],
+            added: vec![Hotfix {
+                id: "KB1000002".into(),
+                installed_on: None,
+            }],
+            removed: vec![Hotfix {
+                id: "KB1000001".into(),
+                installed_on: None,
+            }],
         };
         st.apply(&obs, ts(3));
         let ids: Vec<_> = st.hotfixes.unwrap().into_iter().map(|h| h.id).collect();

@@ -9,9 +9,17 @@ pub enum IdError {
     #[error("{kind} must not be empty")]
     Empty { kind: &'static str },
     #[error("{kind} {value:?} is too long (at most {max} characters)")]
-    TooLong { kind: &'static str, value: String, max: usize },
+    TooLong {
+        kind: &'static str,
+        value: String,
+        max: usize,
+    },
     #[error("{kind} {value:?} contains {ch:?}; allowed: letters, digits, '-', '_', '.'")]
-    BadChar { kind: &'static str, value: String, ch: char },
+    BadChar {
+        kind: &'static str,
+        value: String,
+        ch: char,
+    },
 }
 
 fn validate(kind: &'static str, raw: &str, max: usize) -> Result<String, IdError> {
@@ -20,13 +28,21 @@ fn validate(kind: &'static str, raw: &str, max: usize) -> Result<String, IdError
         return Err(IdError::Empty { kind });
     }
     if value.chars().count() > max {
-        return Err(IdError::TooLong { kind, value: value.to_string(), max });
+        return Err(IdError::TooLong {
+            kind,
+            value: value.to_string(),
+            max,
+        });
     }
     if let Some(ch) = value
         .chars()
         .find(|c| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
-        return Err(IdError::BadChar { kind, value: value.to_string(), ch });
+        return Err(IdError::BadChar {
+            kind,
+            value: value.to_string(),
+            ch,
+        });
     }
     Ok(value.to_string())
 }
@@ -87,8 +103,17 @@ mod tests {
 
     #[test]
     fn bad_codes_are_refused() {
-        assert!(matches!(EstablishmentCode::new(""), Err(IdError::Empty { .. })));
-        assert!(matches!(RegionCode::new("a b"), Err(IdError::BadChar { ch: ' ', .. })));
-        assert!(matches!(RuleId::new(&"x".repeat(65)), Err(IdError::TooLong { .. })));
+        assert!(matches!(
+            EstablishmentCode::new(""),
+            Err(IdError::Empty { .. })
+        ));
+        assert!(matches!(
+            RegionCode::new("a b"),
+            Err(IdError::BadChar { ch: ' ', .. })
+        ));
+        assert!(matches!(
+            RuleId::new(&"x".repeat(65)),
+            Err(IdError::TooLong { .. })
+        ));
     }
 }

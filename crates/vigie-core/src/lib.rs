@@ -17,8 +17,10 @@ pub use facts::{HostFacts, SourceSummary};
 pub use finding::{Evidence, Finding, FindingStatus, Severity};
 pub use ids::{EstablishmentCode, IdError, RegionCode, RuleId};
 pub use observation::{
-    Feature, Hotfix, HostIdentity, NetworkFacts, Observation, OsFacts, OsFamily, Section, Software,
+    Feature, HostIdentity, Hotfix, NetworkFacts, Observation, OsFacts, OsFamily, Section, Software,
     SourceKind,
 };
-pub use org::{Attribution, AttributionReason, Establishment, EstablishmentKind, OrgDirectory, Region};
+pub use org::{
+    Attribution, AttributionReason, Establishment, EstablishmentKind, OrgDirectory, Region,
+};
 pub use time::{Clock, Day, FixedClock, SystemClock};

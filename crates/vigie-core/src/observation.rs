@@ -67,7 +67,10 @@ pub enum Section<T> {
     #[default]
     Unknown,
     Full(Vec<T>),
-    Delta { added: Vec<T>, removed: Vec<T> },
+    Delta {
+        added: Vec<T>,
+        removed: Vec<T>,
+    },
 }
 
 impl<T: PartialEq + Clone> Section<T> {
@@ -109,8 +112,14 @@ impl<T: PartialEq + Clone> Section<T> {
             }
             (Section::Delta { .. }, f @ Section::Full(_)) => *self = f,
             (
-                Section::Delta { mut added, mut removed },
-                Section::Delta { added: a2, removed: r2 },
+                Section::Delta {
+                    mut added,
+                    mut removed,
+                },
+                Section::Delta {
+                    added: a2,
+                    removed: r2,
+                },
             ) => {
                 added.retain(|x| !r2.contains(x));
                 removed.extend(r2);
@@ -148,7 +157,11 @@ impl OsFamily {
         let n = name.to_ascii_lowercase();
         if n.contains("windows") || n.starts_with("microsoft") || n.contains("win32") {
             OsFamily::Windows
-        } else if n.contains("mac os") || n.contains("macos") || n.contains("os x") || n.contains("darwin") {
+        } else if n.contains("mac os")
+            || n.contains("macos")
+            || n.contains("os x")
+            || n.contains("darwin")
+        {
             OsFamily::Macos
         } else if n.contains("bsd") {
             OsFamily::Bsd
@@ -292,7 +305,9 @@ impl HostIdentity {
 
     fn usable_uuid(u: &str) -> bool {
         let t: String = u.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        t.len() >= 16 && !t.chars().all(|c| c == '0') && !t.chars().all(|c| c.eq_ignore_ascii_case(&'f'))
+        t.len() >= 16
+            && !t.chars().all(|c| c == '0')
+            && !t.chars().all(|c| c.eq_ignore_ascii_case(&'f'))
     }
 
     /// The hardware key used to merge sources: "uuid:…" or "serial:…".
@@ -355,8 +370,14 @@ mod tests {
 
     #[test]
     fn kb_extraction() {
-        assert_eq!(Hotfix::kb_in("Security Update KB4019215").as_deref(), Some("KB4019215"));
-        assert_eq!(Hotfix::kb_in("Mise à jour (kb4012212)").as_deref(), Some("KB4012212"));
+        assert_eq!(
+            Hotfix::kb_in("Security Update KB4019215").as_deref(),
+            Some("KB4019215")
+        );
+        assert_eq!(
+            Hotfix::kb_in("Mise à jour (kb4012212)").as_deref(),
+            Some("KB4012212")
+        );
         assert_eq!(Hotfix::kb_in("KB12"), None);
         assert_eq!(Hotfix::kb_in("kb"), None);
         assert_eq!(Hotfix::kb_in("é KB4012598"), Some("KB4012598".into()));
@@ -365,7 +386,10 @@ mod tests {
     #[test]
     fn section_delta_applies() {
         let full = Section::Full(vec![1, 2, 3]);
-        let delta = Section::Delta { added: vec![4], removed: vec![2] };
+        let delta = Section::Delta {
+            added: vec![4],
+            removed: vec![2],
+        };
         let after = delta.apply(full.apply(None));
         assert_eq!(after, Some(vec![1, 3, 4]));
         assert_eq!(Section::<u8>::Unknown.apply(Some(vec![9])), Some(vec![9]));
@@ -377,13 +401,19 @@ mod tests {
         s.merge(Section::Full(vec![1]));
         s.merge(Section::Full(vec![2]));
         assert_eq!(s, Section::Full(vec![1, 2]));
-        s.merge(Section::Delta { added: vec![3], removed: vec![1] });
+        s.merge(Section::Delta {
+            added: vec![3],
+            removed: vec![1],
+        });
         assert_eq!(s, Section::Full(vec![2, 3]));
     }
 
     #[test]
     fn identity_keys() {
-        let mut id = HostIdentity { serial: Some("To be filled by O.E.M.".into()), ..Default::default() };
+        let mut id = HostIdentity {
+            serial: Some("To be filled by O.E.M.".into()),
+            ..Default::default()
+        };
         assert_eq!(id.hardware_key(), None);
         id.serial = Some("CZC1234ABC".into());
         assert_eq!(id.hardware_key().as_deref(), Some("serial:czc1234abc"));
@@ -397,7 +427,10 @@ mod tests {
 
     #[test]
     fn family_guess() {
-        assert_eq!(OsFamily::guess("Microsoft Windows 7 Professionnel"), OsFamily::Windows);
+        assert_eq!(
+            OsFamily::guess("Microsoft Windows 7 Professionnel"),
+            OsFamily::Windows
+        );
         assert_eq!(OsFamily::guess("Ubuntu 22.04.4 LTS"), OsFamily::Linux);
         assert_eq!(OsFamily::guess("macOS"), OsFamily::Macos);
     }

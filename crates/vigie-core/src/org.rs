@@ -158,7 +158,11 @@ pub struct OrgDirectory {
 
 impl OrgDirectory {
     pub fn new(regions: Vec<Region>, establishments: Vec<Establishment>) -> Self {
-        let mut dir = OrgDirectory { regions, establishments, ..Default::default() };
+        let mut dir = OrgDirectory {
+            regions,
+            establishments,
+            ..Default::default()
+        };
         dir.reindex();
         dir
     }
@@ -196,7 +200,7 @@ impl OrgDirectory {
         // longest prefix first so the most specific pattern wins
         self.prefix_lengths = lengths.into_iter().rev().collect();
         let mut subnets: Vec<_> = nets.into_iter().map(|((l, v4), m)| (l, v4, m)).collect();
-        subnets.sort_by(|a, b| b.0.cmp(&a.0));
+        subnets.sort_by_key(|s| std::cmp::Reverse(s.0));
         self.subnets = subnets;
     }
 
@@ -242,10 +246,10 @@ impl OrgDirectory {
             if *v4 != addr.is_ipv4() {
                 continue;
             }
-            if let Ok(net) = IpNet::new(addr, *len) {
-                if let Some(&i) = map.get(&net.trunc()) {
-                    return Some(&self.establishments[i]);
-                }
+            if let Ok(net) = IpNet::new(addr, *len)
+                && let Some(&i) = map.get(&net.trunc())
+            {
+                return Some(&self.establishments[i]);
             }
         }
         None
@@ -262,13 +266,19 @@ impl OrgDirectory {
         addresses: &[IpAddr],
     ) -> Option<Attribution> {
         if let Some(code) = flag.filter(|c| self.by_code.contains_key(*c)) {
-            return Some(Attribution { establishment: code.clone(), reason: AttributionReason::Flag });
+            return Some(Attribution {
+                establishment: code.clone(),
+                reason: AttributionReason::Flag,
+            });
         }
         if let Some(code) = tag
             .and_then(|t| EstablishmentCode::new(t).ok())
             .filter(|c| self.by_code.contains_key(c))
         {
-            return Some(Attribution { establishment: code, reason: AttributionReason::InventoryTag });
+            return Some(Attribution {
+                establishment: code,
+                reason: AttributionReason::InventoryTag,
+            });
         }
         for h in hostnames {
             if let Some(e) = self.by_hostname(h) {
@@ -280,7 +290,10 @@ impl OrgDirectory {
         }
         for a in addresses {
             if let Some(e) = self.by_address(*a) {
-                return Some(Attribution { establishment: e.code.clone(), reason: AttributionReason::Subnet });
+                return Some(Attribution {
+                    establishment: e.code.clone(),
+                    reason: AttributionReason::Subnet,
+                });
             }
         }
         None
@@ -305,7 +318,10 @@ mod tests {
 
     fn dir() -> OrgDirectory {
         OrgDirectory::new(
-            vec![Region { code: RegionCode::new("R1").unwrap(), name: "R".into() }],
+            vec![Region {
+                code: RegionCode::new("R1").unwrap(),
+                name: "R".into(),
+            }],
             vec![
                 est("RBH", &["rbh-*", "*.rbh.nhs.uk"], &["10.1.0.0/16"]),
                 est("RBHX", &["rbh-x*"], &["10.1.2.0/24"]),
@@ -332,9 +348,27 @@ mod tests {
         assert_eq!(d.by_hostname("pc.rbh.nhs.uk").unwrap().code.as_str(), "RBH");
         assert_eq!(d.by_hostname("gp7-pc").unwrap().code.as_str(), "GP1");
         assert!(d.by_hostname("other").is_none());
-        assert_eq!(d.by_address("10.1.2.9".parse().unwrap()).unwrap().code.as_str(), "RBHX");
-        assert_eq!(d.by_address("10.1.9.9".parse().unwrap()).unwrap().code.as_str(), "RBH");
-        assert_eq!(d.by_address("fd00::5".parse().unwrap()).unwrap().code.as_str(), "GP1");
+        assert_eq!(
+            d.by_address("10.1.2.9".parse().unwrap())
+                .unwrap()
+                .code
+                .as_str(),
+            "RBHX"
+        );
+        assert_eq!(
+            d.by_address("10.1.9.9".parse().unwrap())
+                .unwrap()
+                .code
+                .as_str(),
+            "RBH"
+        );
+        assert_eq!(
+            d.by_address("fd00::5".parse().unwrap())
+                .unwrap()
+                .code
+                .as_str(),
+            "GP1"
+        );
         assert!(d.by_address("192.168.1.1".parse().unwrap()).is_none());
     }
 
@@ -343,14 +377,24 @@ mod tests {
         let d = dir();
         let flag = EstablishmentCode::new("GP1").unwrap();
         let addr: IpAddr = "10.1.2.3".parse().unwrap();
-        let a = d.attribute(Some(&flag), Some("RBH"), &["rbh-1"], &[addr]).unwrap();
+        let a = d
+            .attribute(Some(&flag), Some("RBH"), &["rbh-1"], &[addr])
+            .unwrap();
         assert_eq!(a.reason, AttributionReason::Flag);
         let a = d.attribute(None, Some("rbh"), &["gp1-1"], &[addr]).unwrap();
-        assert_eq!((a.establishment.as_str(), a.reason), ("RBH", AttributionReason::InventoryTag));
-        let a = d.attribute(None, Some("unknown"), &["gp1-1"], &[addr]).unwrap();
+        assert_eq!(
+            (a.establishment.as_str(), a.reason),
+            ("RBH", AttributionReason::InventoryTag)
+        );
+        let a = d
+            .attribute(None, Some("unknown"), &["gp1-1"], &[addr])
+            .unwrap();
         assert_eq!(a.reason, AttributionReason::HostnamePattern);
         let a = d.attribute(None, None, &["nope"], &[addr]).unwrap();
-        assert_eq!((a.establishment.as_str(), a.reason), ("RBHX", AttributionReason::Subnet));
+        assert_eq!(
+            (a.establishment.as_str(), a.reason),
+            ("RBHX", AttributionReason::Subnet)
+        );
         assert!(d.attribute(None, None, &["nope"], &[]).is_none());
     }
 

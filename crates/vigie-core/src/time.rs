@@ -33,9 +33,7 @@ impl Day {
         Day(days)
     }
     pub fn date(self) -> Date {
-        EPOCH
-            .checked_add(i64::from(self.0).days())
-            .unwrap_or(EPOCH)
+        EPOCH.checked_add(i64::from(self.0).days()).unwrap_or(EPOCH)
     }
     pub fn of_timestamp(ts: Timestamp) -> Self {
         Day(ts.as_second().div_euclid(86_400) as i32)
@@ -69,7 +67,9 @@ impl Day {
         if let Ok(ts) = t.parse::<Timestamp>() {
             return Ok(Day::of_timestamp(ts));
         }
-        Err(DayParseError { input: s.to_string() })
+        Err(DayParseError {
+            input: s.to_string(),
+        })
     }
 }
 

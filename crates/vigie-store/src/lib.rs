@@ -1,0 +1,340 @@
+//! Storage for vigie.
+//!
+//! One interface ([`Store`], [`StoreTx`]) with one conformance suite
+//! ([`testsuite`]) run against SQLite and PostgreSQL. Every read takes the
+//! caller's [`Scope`]: there is no unscoped read outside the ingest
+//! transaction, which the pipeline drives.
+//!
+//! Findings are stored as intervals (opened, last seen, closed) and daily
+//! aggregates (one row per establishment × rule × day on which a count
+//! changed) are refreshed as ingest happens, so posture at a past date and
+//! trends read small tables instead of scanning hosts.
+
+mod codec;
+mod sql;
+pub mod testsuite;
+
+pub use codec::{StoredSourceState, decode_state, encode_state};
+pub use sql::SqlStore;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vigie_core::{
+    AttributionReason, Day, Establishment, EstablishmentCode, Evidence, Finding, FindingStatus,
+    OrgDirectory, OsFamily, Region, RegionCode, RuleId, Severity, Software, SourceKind,
+    SourceSummary,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration {version} failed: {source}")]
+    Migration { version: i64, source: sqlx::Error },
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("corrupt stored value in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("unknown establishment {0}")]
+    UnknownEstablishment(EstablishmentCode),
+    #[error("unknown region {0}")]
+    UnknownRegion(RegionCode),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Whose data a read may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "level", content = "code")]
+pub enum Scope {
+    /// The whole sector, including unassigned machines.
+    National,
+    Region(RegionCode),
+    Establishment(EstablishmentCode),
+}
+
+/// How posture and trends are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Sector,
+    Region,
+    Establishment,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sector" | "nation" | "national" => Some(GroupBy::Sector),
+            "region" => Some(GroupBy::Region),
+            "establishment" => Some(GroupBy::Establishment),
+            _ => None,
+        }
+    }
+}
+
+/// Trend granularity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Day,
+    Week,
+}
+
+/// A summary of what an organisation import changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgImport {
+    pub regions: usize,
+    pub establishments_added: usize,
+    pub establishments_updated: usize,
+}
+
+/// A file already ingested (content hash), so re-ingesting changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub content_hash: String,
+    pub name: String,
+    pub format: String,
+    pub ingested_at: Timestamp,
+    pub observations: u64,
+    pub hosts: u64,
+    pub unassigned: u64,
+}
+
+/// An open finding as the ingest pipeline sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFinding {
+    pub finding: Finding,
+    pub opened_at: Timestamp,
+}
+
+/// A stored host, loaded for the ingest pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRecord {
+    pub id: i64,
+    pub establishment: Option<EstablishmentCode>,
+    pub hostname: Option<String>,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub sources: Vec<StoredSourceState>,
+    pub open_findings: Vec<OpenFinding>,
+}
+
+/// OS columns kept on the host row for listing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OsSummary {
+    pub family: Option<OsFamily>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub build: Option<u32>,
+    pub ubr: Option<u32>,
+}
+
+/// Everything one observation changes for one host, computed by the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostChange {
+    pub host_id: i64,
+    /// True when the host did not exist before this change.
+    pub is_new: bool,
+    /// Where the host was stored before (for a re-attribution); `None` for new hosts.
+    pub previous_establishment: Option<Option<EstablishmentCode>>,
+    pub establishment: Option<EstablishmentCode>,
+    pub attribution: Option<AttributionReason>,
+    pub hostname: Option<String>,
+    /// Identity keys to point at this host ("hw:…", "name:…", "addr:…").
+    pub keys: Vec<String>,
+    pub os: OsSummary,
+    pub observed_at: Timestamp,
+    pub first_seen: Timestamp,
+    /// The updated state of the source that made the observation.
+    pub source: StoredSourceState,
+    pub opened: Vec<Finding>,
+    /// Rules whose open finding the observation shows gone.
+    pub closed: Vec<RuleId>,
+    /// Open findings still present whose evidence or severity changed.
+    pub updated: Vec<Finding>,
+    /// Moves `last_seen` of every finding left open to `observed_at`.
+    pub bump_open: bool,
+}
+
+/// A finding as reads return it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingView {
+    pub rule: RuleId,
+    pub severity: Severity,
+    pub status: FindingStatus,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    pub evidence: Evidence,
+}
+
+/// A host as reads return it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostView {
+    pub id: i64,
+    pub hostname: Option<String>,
+    pub establishment: Option<EstablishmentCode>,
+    pub region: Option<RegionCode>,
+    pub attribution: Option<String>,
+    pub os: OsSummary,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub sources: Vec<SourceSummary>,
+    pub findings: Vec<FindingView>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFilter {
+    pub establishment: Option<EstablishmentCode>,
+    pub region: Option<RegionCode>,
+    /// Only hosts with an open finding of this rule (at `at`).
+    pub rule: Option<RuleId>,
+    /// Evaluate at the end of this day; `None` means now.
+    pub at: Option<Day>,
+    /// Only hosts without an establishment (national scope only).
+    pub unassigned_only: bool,
+    pub hostname: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+/// One group of a posture table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostureRow {
+    /// "sector", a region code or an establishment code ("unassigned" for
+    /// machines without one).
+    pub group: String,
+    pub name: String,
+    pub hosts: u64,
+    pub rules: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub day: Day,
+    pub group: String,
+    pub hosts: u64,
+    pub with_rule: u64,
+}
+
+/// Time to remediate a rule: closed intervals in a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemediationStats {
+    pub rule: RuleId,
+    pub closed: u64,
+    pub still_open: u64,
+    pub median_days: Option<f64>,
+    pub p90_days: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KbUpdateRecord {
+    pub name: String,
+    pub version: String,
+    pub loaded_at: Timestamp,
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StoreStats {
+    pub hosts: u64,
+    pub unassigned_hosts: u64,
+    pub open_findings: u64,
+    pub files: u64,
+    pub software_dictionary: u64,
+}
+
+/// The storage interface. Implementations must pass [`testsuite::run_all`].
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+
+    /// Adds or updates regions and establishments (by code). Never deletes.
+    async fn import_org(
+        &self,
+        regions: &[Region],
+        establishments: &[Establishment],
+    ) -> Result<OrgImport>;
+    /// The directory used for attribution (reference data).
+    async fn org(&self) -> Result<OrgDirectory>;
+    /// Establishments visible in a scope.
+    async fn establishments(&self, scope: &Scope) -> Result<Vec<Establishment>>;
+
+    async fn file_record(&self, content_hash: &str) -> Result<Option<FileRecord>>;
+    async fn files(&self, limit: u64) -> Result<Vec<FileRecord>>;
+
+    /// Starts the transaction an ingest of one file runs in.
+    async fn begin(&self) -> Result<Box<dyn StoreTx>>;
+
+    async fn hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>>;
+    async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64>;
+    /// Posture at the end of `at`, from the daily aggregates.
+    async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>>;
+    async fn trend(
+        &self,
+        scope: &Scope,
+        rule: &RuleId,
+        by: GroupBy,
+        from: Day,
+        to: Day,
+        step: Step,
+    ) -> Result<Vec<TrendPoint>>;
+    async fn remediation(
+        &self,
+        scope: &Scope,
+        rule: &RuleId,
+        from: Day,
+        to: Day,
+    ) -> Result<RemediationStats>;
+    async fn stats(&self, scope: &Scope) -> Result<StoreStats>;
+
+    async fn record_kb_update(
+        &self,
+        name: &str,
+        version: &str,
+        origin: &str,
+        content: &[u8],
+    ) -> Result<()>;
+    /// The newest recorded update per source, with its content.
+    async fn kb_updates(&self) -> Result<Vec<(KbUpdateRecord, Vec<u8>)>>;
+
+    /// Removes all data (tests and demo only).
+    async fn reset(&self) -> Result<()>;
+}
+
+/// One ingest transaction. Dropping it without [`StoreTx::commit`] rolls back.
+#[async_trait]
+pub trait StoreTx: Send {
+    /// Records the file. Returns `false` when it was already ingested.
+    async fn record_file(&mut self, record: &FileRecord) -> Result<bool>;
+    /// Reserves `n` new host ids.
+    async fn allocate_host_ids(&mut self, n: u64) -> Result<i64>;
+    /// Finds hosts by identity keys, strongest first; returns the host id of the
+    /// first key that resolves.
+    async fn resolve_keys(&mut self, keys: &[Vec<String>]) -> Result<Vec<Option<i64>>>;
+    async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>>;
+    /// Interns software entries in the dictionary, returning their ids.
+    async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>>;
+    async fn software_by_ids(&mut self, ids: &[u32]) -> Result<Vec<(u32, Software)>>;
+    async fn apply(&mut self, changes: &[HostChange]) -> Result<()>;
+    /// Recomputes the daily aggregates of these establishments (`None` =
+    /// unassigned) for `from` and every later day already aggregated, and for
+    /// each day in `days`.
+    async fn refresh_daily(
+        &mut self,
+        establishments: &[Option<EstablishmentCode>],
+        days: &[Day],
+    ) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Source kinds as stored.
+pub fn source_from_str(s: &str) -> Option<SourceKind> {
+    SourceKind::parse(s)
+}

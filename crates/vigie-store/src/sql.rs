@@ -1,0 +1,1578 @@
+//! The SQL implementation of [`Store`], shared by SQLite and PostgreSQL
+//! through sqlx's runtime driver. The two dialects differ only in their
+//! DDL (one migrations folder each) and in connection set-up; every query
+//! below is written in the common subset (`$n` placeholders in order,
+//! `ON CONFLICT … DO UPDATE`, `RETURNING`, CASE instead of MAX/GREATEST).
+
+use crate::codec::{decode_state, encode_state};
+use crate::{
+    FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
+    OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, Step, Store,
+    StoreError, StoreStats, StoreTx, TrendPoint,
+};
+use async_trait::async_trait;
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vigie_core::{
+    Day, Establishment, EstablishmentCode, EstablishmentKind, Evidence, Finding, FindingStatus,
+    OrgDirectory, OsFamily, Region, RegionCode, RuleId, Severity, Software, SourceKind,
+    SourceSummary,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+const MIGRATIONS_SQLITE: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Rows per multi-row statement: well under both dialects' bind limits.
+const CHUNK: usize = 400;
+
+/// SQLite or PostgreSQL behind one implementation.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+fn q(sql: String) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(AssertSqlSafe(sql)).persistent(false)
+}
+
+fn qs(sql: &'static str) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sql)
+}
+
+fn ts(seconds: i64) -> Timestamp {
+    Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn placeholders(rows: usize, cols: usize, start: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    let mut n = start;
+    for r in 0..rows {
+        if r > 0 {
+            s.push(',');
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&n.to_string());
+            n += 1;
+        }
+        s.push(')');
+    }
+    s
+}
+
+fn id_list(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s
+}
+
+fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        detail: detail.into(),
+    }
+}
+
+/// Normalises what users type into a URL sqlx understands.
+fn normalise_url(url: &str) -> Result<(String, Dialect)> {
+    let u = url.trim();
+    if u.starts_with("postgres://") || u.starts_with("postgresql://") {
+        return Ok((u.to_string(), Dialect::Postgres));
+    }
+    if let Some(rest) = u.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        if path == ":memory:" || rest.contains("mode=memory") {
+            return Ok((format!("sqlite:{rest}"), Dialect::Sqlite));
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mode = if path.contains("mode=") {
+            String::new()
+        } else {
+            format!("{sep}mode=rwc")
+        };
+        return Ok((format!("sqlite://{path}{mode}"), Dialect::Sqlite));
+    }
+    if u.contains("://") {
+        return Err(StoreError::UnsupportedUrl(u.to_string()));
+    }
+    // a bare path
+    Ok((format!("sqlite://{u}?mode=rwc"), Dialect::Sqlite))
+}
+
+impl SqlStore {
+    /// Connects and runs migrations. Accepts `sqlite://PATH`, a bare path, or
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (url, dialect) = normalise_url(url)?;
+        let mut opts = AnyPoolOptions::new();
+        opts = match dialect {
+            // One writer at a time in SQLite; readers use WAL snapshots.
+            Dialect::Sqlite => opts.max_connections(4).after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    conn.execute("PRAGMA temp_store = MEMORY").await?;
+                    Ok(())
+                })
+            }),
+            Dialect::Postgres => opts.max_connections(8),
+        };
+        let pool = opts.connect(&url).await?;
+        let store = SqlStore { pool, dialect };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        qs("CREATE TABLE IF NOT EXISTS vigie_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        let applied: BTreeSet<i64> = qs("SELECT version FROM vigie_migrations")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        let list = match self.dialect {
+            Dialect::Sqlite => MIGRATIONS_SQLITE,
+            Dialect::Postgres => MIGRATIONS_POSTGRES,
+        };
+        for (version, sql) in list {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for stmt in split_statements(sql) {
+                q(stmt)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| StoreError::Migration {
+                        version: *version,
+                        source,
+                    })?;
+            }
+            qs("INSERT INTO vigie_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(Timestamp::now().as_second())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The establishment ids a scope may read; `None` means every row
+    /// (national scope, including unassigned machines).
+    async fn scope_ids(&self, scope: &Scope) -> Result<Option<Vec<i64>>> {
+        match scope {
+            Scope::National => Ok(None),
+            Scope::Region(code) => {
+                let exists = qs("SELECT COUNT(*) FROM regions WHERE code = $1")
+                    .bind(code.as_str().to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get::<i64, _>(0)?;
+                if exists == 0 {
+                    return Err(StoreError::UnknownRegion(code.clone()));
+                }
+                let rows = qs("SELECT id FROM establishments WHERE region_code = $1")
+                    .bind(code.as_str().to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(Some(
+                    rows.iter()
+                        .map(|r| r.try_get::<i64, _>(0))
+                        .collect::<std::result::Result<_, _>>()?,
+                ))
+            }
+            Scope::Establishment(code) => Ok(Some(vec![self.est_id(code).await?])),
+        }
+    }
+
+    async fn est_id(&self, code: &EstablishmentCode) -> Result<i64> {
+        let row = qs("SELECT id FROM establishments WHERE code = $1")
+            .bind(code.as_str().to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get::<i64, _>(0)?),
+            None => Err(StoreError::UnknownEstablishment(code.clone())),
+        }
+    }
+
+    /// id → (code, region code) for every establishment.
+    async fn est_map(&self) -> Result<HashMap<i64, (EstablishmentCode, RegionCode, String)>> {
+        let rows = qs("SELECT id, code, region_code, name FROM establishments")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut map = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            let code = EstablishmentCode::new(&r.try_get::<String, _>(1)?)
+                .map_err(|e| corrupt("establishments", e.to_string()))?;
+            let region = RegionCode::new(&r.try_get::<String, _>(2)?)
+                .map_err(|e| corrupt("establishments", e.to_string()))?;
+            map.insert(id, (code, region, r.try_get::<String, _>(3)?));
+        }
+        Ok(map)
+    }
+
+    /// Restricts a query on `col` (an est_id column) to a scope and filter.
+    async fn est_condition(
+        &self,
+        scope: &Scope,
+        col: &str,
+        est: Option<&EstablishmentCode>,
+        region: Option<&RegionCode>,
+    ) -> Result<String> {
+        let mut conds = Vec::new();
+        if let Some(ids) = self.scope_ids(scope).await? {
+            conds.push(format!(
+                "{col} IN ({})",
+                if ids.is_empty() {
+                    "-1".into()
+                } else {
+                    id_list(&ids)
+                }
+            ));
+        }
+        if let Some(code) = est {
+            // An establishment outside the scope reads as empty, not as an error
+            // that would reveal it exists.
+            let id = match self.est_id(code).await {
+                Ok(id) => id,
+                Err(StoreError::UnknownEstablishment(_)) => -1,
+                Err(e) => return Err(e),
+            };
+            conds.push(format!("{col} = {id}"));
+        }
+        if let Some(region) = region {
+            let rows = qs("SELECT id FROM establishments WHERE region_code = $1")
+                .bind(region.as_str().to_string())
+                .fetch_all(&self.pool)
+                .await?;
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<std::result::Result<_, _>>()?;
+            conds.push(format!(
+                "{col} IN ({})",
+                if ids.is_empty() {
+                    "-1".into()
+                } else {
+                    id_list(&ids)
+                }
+            ));
+        }
+        Ok(if conds.is_empty() {
+            "1=1".into()
+        } else {
+            conds.join(" AND ")
+        })
+    }
+}
+
+fn split_statements(sql: &str) -> Vec<String> {
+    sql.split(";\n")
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .map(|s| s.trim().trim_end_matches(';').to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn row_establishment(r: &AnyRow) -> Result<Establishment> {
+    let code = EstablishmentCode::new(&r.try_get::<String, _>("code")?)
+        .map_err(|e| corrupt("establishments", e.to_string()))?;
+    let kind_s: String = r.try_get("kind")?;
+    let kind = EstablishmentKind::parse(&kind_s)
+        .ok_or_else(|| corrupt("establishments", format!("kind {kind_s:?}")))?;
+    let region = RegionCode::new(&r.try_get::<String, _>("region_code")?)
+        .map_err(|e| corrupt("establishments", e.to_string()))?;
+    let patterns: String = r.try_get("hostname_patterns")?;
+    let subnets: String = r.try_get("subnets")?;
+    Ok(Establishment {
+        code,
+        name: r.try_get("name")?,
+        kind,
+        region,
+        parent: r.try_get("parent")?,
+        hostname_patterns: patterns
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        subnets: subnets
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| corrupt("establishments", format!("subnet {s:?}")))
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+fn finding_from_row(r: &AnyRow) -> Result<(i64, FindingView)> {
+    let host_id: i64 = r.try_get("host_id")?;
+    let rule_s: String = r.try_get("rule_id")?;
+    let rule = RuleId::new(&rule_s).map_err(|e| corrupt("findings", e.to_string()))?;
+    let sev_s: String = r.try_get("severity")?;
+    let severity = Severity::parse(&sev_s)
+        .ok_or_else(|| corrupt("findings", format!("severity {sev_s:?}")))?;
+    let st_s: String = r.try_get("status")?;
+    let status = FindingStatus::parse(&st_s)
+        .ok_or_else(|| corrupt("findings", format!("status {st_s:?}")))?;
+    let ev_s: String = r.try_get("evidence")?;
+    let evidence: Evidence =
+        serde_json::from_str(&ev_s).map_err(|e| corrupt("findings", format!("evidence: {e}")))?;
+    let closed: Option<i64> = r.try_get("closed_at")?;
+    Ok((
+        host_id,
+        FindingView {
+            rule,
+            severity,
+            status,
+            first_seen: ts(r.try_get("opened_at")?),
+            last_seen: ts(r.try_get("last_seen")?),
+            resolved_at: closed.map(ts),
+            evidence,
+        },
+    ))
+}
+
+fn evidence_json(e: &Evidence) -> String {
+    serde_json::to_string(e).unwrap_or_else(|_| "{}".into())
+}
+
+fn family_from_str(s: &str) -> Option<OsFamily> {
+    Some(match s {
+        "windows" => OsFamily::Windows,
+        "linux" => OsFamily::Linux,
+        "macos" => OsFamily::Macos,
+        "bsd" => OsFamily::Bsd,
+        "other" => OsFamily::Other,
+        _ => return None,
+    })
+}
+
+fn os_from_row(r: &AnyRow) -> Result<OsSummary> {
+    let fam: Option<String> = r.try_get("os_family")?;
+    Ok(OsSummary {
+        family: fam.as_deref().and_then(family_from_str),
+        name: r.try_get("os_name")?,
+        version: r.try_get("os_version")?,
+        build: r
+            .try_get::<Option<i64>, _>("os_build")?
+            .and_then(|b| u32::try_from(b).ok()),
+        ubr: r
+            .try_get::<Option<i64>, _>("os_ubr")?
+            .and_then(|b| u32::try_from(b).ok()),
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    async fn import_org(
+        &self,
+        regions: &[Region],
+        establishments: &[Establishment],
+    ) -> Result<OrgImport> {
+        let mut tx = self.pool.begin().await?;
+        for r in regions {
+            qs("INSERT INTO regions (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = excluded.name")
+                .bind(r.code.as_str().to_string())
+                .bind(r.name.clone())
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Establishments must name a known region: refuse the whole import otherwise.
+        let known: BTreeSet<String> = qs("SELECT code FROM regions")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        if let Some(e) = establishments
+            .iter()
+            .find(|e| !known.contains(e.region.as_str()))
+        {
+            return Err(StoreError::UnknownRegion(e.region.clone()));
+        }
+        let existing: HashMap<String, i64> = qs("SELECT code, id FROM establishments")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<Result<_>>()?;
+        let mut next = qs("SELECT COALESCE(MAX(id), 0) FROM establishments")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get::<i64, _>(0)?
+            + 1;
+        let mut summary = OrgImport {
+            regions: regions.len(),
+            ..Default::default()
+        };
+        for e in establishments {
+            let id = match existing.get(e.code.as_str()) {
+                Some(id) => {
+                    summary.establishments_updated += 1;
+                    *id
+                }
+                None => {
+                    summary.establishments_added += 1;
+                    next += 1;
+                    next - 1
+                }
+            };
+            qs("INSERT INTO establishments (id, code, name, kind, region_code, parent, hostname_patterns, subnets) \
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                region_code = excluded.region_code, parent = excluded.parent, \
+                hostname_patterns = excluded.hostname_patterns, subnets = excluded.subnets")
+                .bind(id)
+                .bind(e.code.as_str().to_string())
+                .bind(e.name.clone())
+                .bind(e.kind.as_str().to_string())
+                .bind(e.region.as_str().to_string())
+                .bind(e.parent.clone())
+                .bind(e.hostname_patterns.join(";"))
+                .bind(e.subnets.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(";"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn org(&self) -> Result<OrgDirectory> {
+        let regions = qs("SELECT code, name FROM regions ORDER BY code")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Region {
+                    code: RegionCode::new(&r.try_get::<String, _>(0)?)
+                        .map_err(|e| corrupt("regions", e.to_string()))?,
+                    name: r.try_get(1)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ests = qs("SELECT * FROM establishments ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_establishment)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(OrgDirectory::new(regions, ests))
+    }
+
+    async fn establishments(&self, scope: &Scope) -> Result<Vec<Establishment>> {
+        let cond = self.est_condition(scope, "id", None, None).await?;
+        q(format!(
+            "SELECT * FROM establishments WHERE {cond} ORDER BY code"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(row_establishment)
+        .collect()
+    }
+
+    async fn file_record(&self, content_hash: &str) -> Result<Option<FileRecord>> {
+        let row = qs("SELECT * FROM ingested_files WHERE content_hash = $1")
+            .bind(content_hash.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| file_from_row(&r)).transpose()
+    }
+
+    async fn files(&self, limit: u64) -> Result<Vec<FileRecord>> {
+        qs("SELECT * FROM ingested_files ORDER BY ingested_at DESC, name LIMIT $1")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(file_from_row)
+            .collect()
+    }
+
+    async fn begin(&self) -> Result<Box<dyn StoreTx>> {
+        let tx = self.pool.begin().await?;
+        let est_ids = self
+            .est_map()
+            .await?
+            .into_iter()
+            .map(|(id, (code, _, _))| (code, id))
+            .collect();
+        Ok(Box::new(SqlTx { tx, est_ids }))
+    }
+
+    async fn hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>> {
+        let (where_sql, at_end) = self.host_where(scope, filter).await?;
+        let limit = filter
+            .limit
+            .map(|l| format!(" LIMIT {l}"))
+            .unwrap_or_default();
+        let offset = if filter.offset > 0 {
+            format!(" OFFSET {}", filter.offset)
+        } else {
+            String::new()
+        };
+        let mut query = q(format!(
+            "SELECT h.* FROM hosts h WHERE {where_sql} ORDER BY h.est_id, h.hostname, h.id{limit}{offset}"
+        ));
+        if let Some(rule) = &filter.rule {
+            query = query.bind(rule.as_str().to_string());
+        }
+        if let Some(h) = &filter.hostname {
+            query = query.bind(h.to_ascii_lowercase());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ests = self.est_map().await?;
+        let mut hosts = Vec::with_capacity(rows.len());
+        let mut index = HashMap::new();
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let est_id: i64 = r.try_get("est_id")?;
+            let (establishment, region) = match ests.get(&est_id) {
+                Some((c, reg, _)) => (Some(c.clone()), Some(reg.clone())),
+                None => (None, None),
+            };
+            index.insert(id, hosts.len());
+            hosts.push(HostView {
+                id,
+                hostname: r.try_get("hostname")?,
+                establishment,
+                region,
+                attribution: r.try_get("attribution")?,
+                os: os_from_row(r)?,
+                first_seen: ts(r.try_get("first_seen")?),
+                last_seen: ts(r.try_get("last_seen")?),
+                sources: Vec::new(),
+                findings: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let list = id_list(chunk);
+            let srcs = q(format!(
+                "SELECT host_id, source, observed_at FROM host_sources WHERE host_id IN ({list}) ORDER BY source"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in srcs {
+                let hid: i64 = r.try_get(0)?;
+                let kind_s: String = r.try_get(1)?;
+                let kind = SourceKind::parse(&kind_s)
+                    .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
+                if let Some(&i) = index.get(&hid) {
+                    hosts[i].sources.push(SourceSummary {
+                        kind,
+                        last_observed: ts(r.try_get(2)?),
+                    });
+                }
+            }
+            let cond = match at_end {
+                Some(end) => {
+                    format!("opened_at <= {end} AND (closed_at IS NULL OR closed_at > {end})")
+                }
+                None => "closed_at IS NULL".to_string(),
+            };
+            let fs = q(format!(
+                "SELECT * FROM findings WHERE host_id IN ({list}) AND {cond} ORDER BY rule_id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in fs {
+                let (hid, mut f) = finding_from_row(&r)?;
+                if let (Some(end), Some(resolved)) = (at_end, f.resolved_at) {
+                    // Seen at a past date, a finding resolved later was still open.
+                    if resolved.as_second() > end {
+                        f.resolved_at = None;
+                    }
+                }
+                if let Some(&i) = index.get(&hid) {
+                    hosts[i].findings.push(f);
+                }
+            }
+        }
+        for h in &mut hosts {
+            h.findings
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        }
+        Ok(hosts)
+    }
+
+    async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64> {
+        let (where_sql, _) = self.host_where(scope, filter).await?;
+        let mut query = q(format!("SELECT COUNT(*) FROM hosts h WHERE {where_sql}"));
+        if let Some(rule) = &filter.rule {
+            query = query.bind(rule.as_str().to_string());
+        }
+        if let Some(h) = &filter.hostname {
+            query = query.bind(h.to_ascii_lowercase());
+        }
+        let n: i64 = query.fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>> {
+        let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let day = at.number();
+        let hosts = q(format!(
+            "SELECT d.est_id, d.hosts FROM daily_hosts d JOIN \
+             (SELECT est_id, MAX(day) AS day FROM daily_hosts WHERE day <= {day} AND {cond} GROUP BY est_id) m \
+             ON d.est_id = m.est_id AND d.day = m.day"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let rules = q(format!(
+            "SELECT d.est_id, d.rule_id, d.hosts FROM daily_findings d JOIN \
+             (SELECT est_id, rule_id, MAX(day) AS day FROM daily_findings WHERE day <= {day} AND {cond} GROUP BY est_id, rule_id) m \
+             ON d.est_id = m.est_id AND d.rule_id = m.rule_id AND d.day = m.day"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let ests = self.est_map().await?;
+        let regions: HashMap<String, String> = qs("SELECT code, name FROM regions")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_>>()?;
+        let group_of = |est_id: i64| -> (String, String) {
+            match (by, ests.get(&est_id)) {
+                (GroupBy::Sector, _) => ("sector".into(), "Sector".into()),
+                (GroupBy::Region, Some((_, reg, _))) => (
+                    reg.to_string(),
+                    regions
+                        .get(reg.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| reg.to_string()),
+                ),
+                (GroupBy::Establishment, Some((code, _, name))) => (code.to_string(), name.clone()),
+                (_, None) => ("unassigned".into(), "Unassigned machines".into()),
+            }
+        };
+        let mut groups: BTreeMap<String, PostureRow> = BTreeMap::new();
+        for r in hosts {
+            let est_id: i64 = r.try_get(0)?;
+            let n: i64 = r.try_get(1)?;
+            let (g, name) = group_of(est_id);
+            let row = groups.entry(g.clone()).or_insert_with(|| PostureRow {
+                group: g,
+                name,
+                hosts: 0,
+                rules: BTreeMap::new(),
+            });
+            row.hosts += u64::try_from(n).unwrap_or(0);
+        }
+        for r in rules {
+            let est_id: i64 = r.try_get(0)?;
+            let rule: String = r.try_get(1)?;
+            let n: i64 = r.try_get(2)?;
+            let (g, name) = group_of(est_id);
+            let row = groups.entry(g.clone()).or_insert_with(|| PostureRow {
+                group: g,
+                name,
+                hosts: 0,
+                rules: BTreeMap::new(),
+            });
+            *row.rules.entry(rule).or_insert(0) += u64::try_from(n).unwrap_or(0);
+        }
+        if by == GroupBy::Sector && groups.is_empty() {
+            groups.insert(
+                "sector".into(),
+                PostureRow {
+                    group: "sector".into(),
+                    name: "Sector".into(),
+                    hosts: 0,
+                    rules: BTreeMap::new(),
+                },
+            );
+        }
+        Ok(groups.into_values().collect())
+    }
+
+    async fn trend(
+        &self,
+        scope: &Scope,
+        rule: &RuleId,
+        by: GroupBy,
+        from: Day,
+        to: Day,
+        step: Step,
+    ) -> Result<Vec<TrendPoint>> {
+        if to < from {
+            return Err(StoreError::Invalid(format!(
+                "trend window ends ({to}) before it starts ({from})"
+            )));
+        }
+        if to.days_since(from) > 3660 {
+            return Err(StoreError::Invalid(
+                "trend window is longer than ten years".into(),
+            ));
+        }
+        let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let end = to.number();
+        let host_rows = q(format!("SELECT est_id, day, hosts FROM daily_hosts WHERE day <= {end} AND {cond} ORDER BY est_id, day"))
+            .fetch_all(&self.pool)
+            .await?;
+        let rule_rows = q(format!(
+            "SELECT est_id, day, hosts FROM daily_findings WHERE rule_id = $1 AND day <= {end} AND {cond} ORDER BY est_id, day"
+        ))
+        .bind(rule.as_str().to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let ests = self.est_map().await?;
+        let group_of = |est_id: i64| -> String {
+            match (by, ests.get(&est_id)) {
+                (GroupBy::Sector, _) => "sector".into(),
+                (GroupBy::Region, Some((_, reg, _))) => reg.to_string(),
+                (GroupBy::Establishment, Some((code, _, _))) => code.to_string(),
+                (_, None) => "unassigned".into(),
+            }
+        };
+        // series per establishment: sorted (day, value), carried forward
+        fn series(rows: Vec<AnyRow>) -> Result<BTreeMap<i64, Vec<(i32, u64)>>> {
+            let mut m: BTreeMap<i64, Vec<(i32, u64)>> = BTreeMap::new();
+            for r in rows {
+                let est: i64 = r.try_get(0)?;
+                let day: i64 = r.try_get(1)?;
+                let v: i64 = r.try_get(2)?;
+                m.entry(est).or_default().push((
+                    i32::try_from(day).unwrap_or(0),
+                    u64::try_from(v).unwrap_or(0),
+                ));
+            }
+            Ok(m)
+        }
+        fn value_at(s: &[(i32, u64)], day: i32) -> u64 {
+            match s.partition_point(|(d, _)| *d <= day) {
+                0 => 0,
+                i => s[i - 1].1,
+            }
+        }
+        let hs = series(host_rows)?;
+        let rs = series(rule_rows)?;
+        let mut points_days = Vec::new();
+        let mut d = match step {
+            Step::Day => from,
+            Step::Week => from.week_start(),
+        };
+        while d <= to {
+            // a week's value is its last day's (or the window end's)
+            let sample = match step {
+                Step::Day => d,
+                Step::Week => d.add_days(6).min(to),
+            };
+            points_days.push((d, sample));
+            d = d.add_days(match step {
+                Step::Day => 1,
+                Step::Week => 7,
+            });
+        }
+        let mut out = Vec::new();
+        for (label, sample) in points_days {
+            let mut groups: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            if by == GroupBy::Sector {
+                groups.insert("sector".into(), (0, 0));
+            }
+            for (est, s) in &hs {
+                groups.entry(group_of(*est)).or_default().0 += value_at(s, sample.number());
+            }
+            for (est, s) in &rs {
+                groups.entry(group_of(*est)).or_default().1 += value_at(s, sample.number());
+            }
+            for (group, (hosts, with_rule)) in groups {
+                out.push(TrendPoint {
+                    day: label,
+                    group,
+                    hosts,
+                    with_rule,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn remediation(
+        &self,
+        scope: &Scope,
+        rule: &RuleId,
+        from: Day,
+        to: Day,
+    ) -> Result<RemediationStats> {
+        let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let rows = q(format!(
+            "SELECT opened_at, closed_at FROM findings WHERE rule_id = $1 AND {cond} \
+             AND closed_at IS NOT NULL AND closed_at >= {} AND closed_at <= {}",
+            from.start_second(),
+            to.end_second()
+        ))
+        .bind(rule.as_str().to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut days: Vec<f64> = rows
+            .iter()
+            .map(|r| {
+                let o: i64 = r.try_get(0)?;
+                let c: i64 = r.try_get(1)?;
+                Ok((c - o) as f64 / 86_400.0)
+            })
+            .collect::<Result<_>>()?;
+        days.sort_by(|a, b| a.total_cmp(b));
+        let open: i64 = q(format!(
+            "SELECT COUNT(*) FROM findings WHERE rule_id = $1 AND {cond} AND closed_at IS NULL"
+        ))
+        .bind(rule.as_str().to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        let pct = |p: f64| -> Option<f64> {
+            if days.is_empty() {
+                return None;
+            }
+            let idx = ((days.len() - 1) as f64 * p).round() as usize;
+            days.get(idx).copied()
+        };
+        Ok(RemediationStats {
+            rule: rule.clone(),
+            closed: days.len() as u64,
+            still_open: u64::try_from(open).unwrap_or(0),
+            median_days: pct(0.5),
+            p90_days: pct(0.9),
+        })
+    }
+
+    async fn stats(&self, scope: &Scope) -> Result<StoreStats> {
+        let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let one = |sql: String| async move {
+            let n: i64 = q(sql).fetch_one(&self.pool).await?.try_get(0)?;
+            Ok::<u64, StoreError>(u64::try_from(n).unwrap_or(0))
+        };
+        let national = *scope == Scope::National;
+        Ok(StoreStats {
+            hosts: one(format!("SELECT COUNT(*) FROM hosts WHERE {cond}")).await?,
+            unassigned_hosts: if national {
+                one("SELECT COUNT(*) FROM hosts WHERE est_id = 0".into()).await?
+            } else {
+                0
+            },
+            open_findings: one(format!(
+                "SELECT COUNT(*) FROM findings WHERE closed_at IS NULL AND {cond}"
+            ))
+            .await?,
+            files: if national {
+                one("SELECT COUNT(*) FROM ingested_files".into()).await?
+            } else {
+                0
+            },
+            software_dictionary: if national {
+                one("SELECT COUNT(*) FROM software".into()).await?
+            } else {
+                0
+            },
+        })
+    }
+
+    async fn record_kb_update(
+        &self,
+        name: &str,
+        version: &str,
+        origin: &str,
+        content: &[u8],
+    ) -> Result<()> {
+        qs("INSERT INTO kb_updates (name, version, loaded_at, origin, content) VALUES ($1, $2, $3, $4, $5) \
+            ON CONFLICT (name) DO UPDATE SET version = excluded.version, loaded_at = excluded.loaded_at, origin = excluded.origin, content = excluded.content")
+            .bind(name.to_string())
+            .bind(version.to_string())
+            .bind(Timestamp::now().as_second())
+            .bind(origin.to_string())
+            .bind(content.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn kb_updates(&self) -> Result<Vec<(KbUpdateRecord, Vec<u8>)>> {
+        let rows =
+            qs("SELECT name, version, loaded_at, origin, content FROM kb_updates ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    KbUpdateRecord {
+                        name: r.try_get(0)?,
+                        version: r.try_get(1)?,
+                        loaded_at: ts(r.try_get(2)?),
+                        origin: r.try_get(3)?,
+                    },
+                    r.try_get::<Vec<u8>, _>(4)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn reset(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for t in [
+            "findings",
+            "daily_findings",
+            "daily_hosts",
+            "host_sources",
+            "host_keys",
+            "hosts",
+            "software",
+            "ingested_files",
+            "kb_updates",
+            "establishments",
+            "regions",
+        ] {
+            q(format!("DELETE FROM {t}")).execute(&mut *tx).await?;
+        }
+        qs("UPDATE id_alloc SET next_id = 1")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqlStore {
+    /// WHERE clause for host lists (binds: rule, then hostname, when set),
+    /// and the end-of-day second of `filter.at`.
+    async fn host_where(
+        &self,
+        scope: &Scope,
+        filter: &HostFilter,
+    ) -> Result<(String, Option<i64>)> {
+        let mut conds = vec![
+            self.est_condition(
+                scope,
+                "h.est_id",
+                filter.establishment.as_ref(),
+                filter.region.as_ref(),
+            )
+            .await?,
+        ];
+        if filter.unassigned_only {
+            conds.push("h.est_id = 0".into());
+        }
+        let at_end = filter.at.map(Day::end_second);
+        if let Some(end) = at_end {
+            conds.push(format!("h.first_seen <= {end}"));
+        }
+        let mut n = 1;
+        if filter.rule.is_some() {
+            let open = match at_end {
+                Some(end) => {
+                    format!("f.opened_at <= {end} AND (f.closed_at IS NULL OR f.closed_at > {end})")
+                }
+                None => "f.closed_at IS NULL".into(),
+            };
+            conds.push(format!(
+                "EXISTS (SELECT 1 FROM findings f WHERE f.est_id = h.est_id AND f.host_id = h.id AND f.rule_id = ${n} AND {open})"
+            ));
+            n += 1;
+        }
+        if filter.hostname.is_some() {
+            conds.push(format!("LOWER(h.hostname) = ${n}"));
+        }
+        Ok((conds.join(" AND "), at_end))
+    }
+}
+
+fn file_from_row(r: &AnyRow) -> Result<FileRecord> {
+    let n = |c: &str| -> Result<u64> { Ok(u64::try_from(r.try_get::<i64, _>(c)?).unwrap_or(0)) };
+    Ok(FileRecord {
+        content_hash: r.try_get("content_hash")?,
+        name: r.try_get("name")?,
+        format: r.try_get("format")?,
+        ingested_at: ts(r.try_get("ingested_at")?),
+        observations: n("observations")?,
+        hosts: n("hosts")?,
+        unassigned: n("unassigned")?,
+    })
+}
+
+struct SqlTx {
+    tx: Transaction<'static, sqlx::Any>,
+    est_ids: HashMap<EstablishmentCode, i64>,
+}
+
+impl SqlTx {
+    fn est_id(&self, code: Option<&EstablishmentCode>) -> Result<i64> {
+        match code {
+            None => Ok(0),
+            Some(c) => self
+                .est_ids
+                .get(c)
+                .copied()
+                .ok_or_else(|| StoreError::UnknownEstablishment(c.clone())),
+        }
+    }
+
+    async fn refresh_one(&mut self, est_id: i64, day: Day) -> Result<()> {
+        let end = day.end_second();
+        let hosts: i64 = qs("SELECT COUNT(*) FROM hosts WHERE est_id = $1 AND first_seen <= $2")
+            .bind(est_id)
+            .bind(end)
+            .fetch_one(&mut *self.tx)
+            .await?
+            .try_get(0)?;
+        qs(
+            "INSERT INTO daily_hosts (est_id, day, hosts) VALUES ($1, $2, $3) \
+            ON CONFLICT (est_id, day) DO UPDATE SET hosts = excluded.hosts",
+        )
+        .bind(est_id)
+        .bind(i64::from(day.number()))
+        .bind(hosts)
+        .execute(&mut *self.tx)
+        .await?;
+        let counts: BTreeMap<String, i64> = qs(
+            "SELECT rule_id, COUNT(DISTINCT host_id) FROM findings \
+             WHERE est_id = $1 AND opened_at <= $2 AND (closed_at IS NULL OR closed_at > $3) GROUP BY rule_id",
+        )
+        .bind(est_id)
+        .bind(end)
+        .bind(end)
+        .fetch_all(&mut *self.tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect::<Result<_>>()?;
+        // rules that had rows before must drop to zero explicitly, or the
+        // carried-forward value would stay
+        let known: Vec<String> =
+            qs("SELECT DISTINCT rule_id FROM daily_findings WHERE est_id = $1")
+                .bind(est_id)
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<std::result::Result<_, _>>()?;
+        let mut all: BTreeMap<String, i64> = known.into_iter().map(|k| (k, 0)).collect();
+        all.extend(counts);
+        for (rule, n) in all {
+            qs(
+                "INSERT INTO daily_findings (est_id, rule_id, day, hosts) VALUES ($1, $2, $3, $4) \
+                ON CONFLICT (est_id, rule_id, day) DO UPDATE SET hosts = excluded.hosts",
+            )
+            .bind(est_id)
+            .bind(rule)
+            .bind(i64::from(day.number()))
+            .bind(n)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn record_file(&mut self, record: &FileRecord) -> Result<bool> {
+        let done = qs("INSERT INTO ingested_files (content_hash, name, format, ingested_at, observations, hosts, unassigned) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (content_hash) DO NOTHING")
+            .bind(record.content_hash.clone())
+            .bind(record.name.clone())
+            .bind(record.format.clone())
+            .bind(record.ingested_at.as_second())
+            .bind(i64::try_from(record.observations).unwrap_or(i64::MAX))
+            .bind(i64::try_from(record.hosts).unwrap_or(i64::MAX))
+            .bind(i64::try_from(record.unassigned).unwrap_or(i64::MAX))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn allocate_host_ids(&mut self, n: u64) -> Result<i64> {
+        let n = i64::try_from(n).map_err(|_| StoreError::Invalid("too many ids".into()))?;
+        let next: i64 =
+            qs("UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'host' RETURNING next_id")
+                .bind(n)
+                .fetch_one(&mut *self.tx)
+                .await?
+                .try_get(0)?;
+        Ok(next - n)
+    }
+
+    async fn resolve_keys(&mut self, keys: &[Vec<String>]) -> Result<Vec<Option<i64>>> {
+        let mut all: Vec<&String> = keys.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        let mut found: HashMap<String, i64> = HashMap::with_capacity(all.len());
+        for chunk in all.chunks(CHUNK) {
+            let mut query = q(format!(
+                "SELECT key, host_id FROM host_keys WHERE key IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            for k in chunk {
+                query = query.bind((*k).clone());
+            }
+            for r in query.fetch_all(&mut *self.tx).await? {
+                found.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|list| list.iter().find_map(|k| found.get(k).copied()))
+            .collect())
+    }
+
+    async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>> {
+        let est_codes: HashMap<i64, EstablishmentCode> =
+            self.est_ids.iter().map(|(c, i)| (*i, c.clone())).collect();
+        let mut out: Vec<HostRecord> = Vec::with_capacity(ids.len());
+        let mut index: HashMap<i64, usize> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let list = id_list(chunk);
+            for r in q(format!(
+                "SELECT est_id, id, hostname, first_seen, last_seen FROM hosts WHERE id IN ({list})"
+            ))
+            .fetch_all(&mut *self.tx)
+            .await?
+            {
+                let id: i64 = r.try_get(1)?;
+                let est_id: i64 = r.try_get(0)?;
+                index.insert(id, out.len());
+                out.push(HostRecord {
+                    id,
+                    establishment: est_codes.get(&est_id).cloned(),
+                    hostname: r.try_get(2)?,
+                    first_seen: ts(r.try_get(3)?),
+                    last_seen: ts(r.try_get(4)?),
+                    sources: Vec::new(),
+                    open_findings: Vec::new(),
+                });
+            }
+            for r in q(format!("SELECT host_id, source, observed_at, state FROM host_sources WHERE host_id IN ({list})"))
+                .fetch_all(&mut *self.tx)
+                .await?
+            {
+                let hid: i64 = r.try_get(0)?;
+                let kind_s: String = r.try_get(1)?;
+                let kind = SourceKind::parse(&kind_s).ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
+                let blob: Vec<u8> = r.try_get(3)?;
+                let state = decode_state(kind, ts(r.try_get(2)?), &blob).map_err(|e| corrupt("host_sources", e))?;
+                if let Some(&i) = index.get(&hid) {
+                    out[i].sources.push(state);
+                }
+            }
+            for r in q(format!(
+                "SELECT * FROM findings WHERE host_id IN ({list}) AND closed_at IS NULL"
+            ))
+            .fetch_all(&mut *self.tx)
+            .await?
+            {
+                let (hid, f) = finding_from_row(&r)?;
+                if let Some(&i) = index.get(&hid) {
+                    out[i].open_findings.push(OpenFinding {
+                        opened_at: f.first_seen,
+                        finding: Finding {
+                            rule: f.rule,
+                            severity: f.severity,
+                            status: f.status,
+                            evidence: f.evidence,
+                        },
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>> {
+        fn key(s: &Software) -> (String, String, String) {
+            (
+                s.name.clone(),
+                s.version.clone().unwrap_or_default(),
+                s.publisher.clone().unwrap_or_default(),
+            )
+        }
+        let mut found: HashMap<(String, String, String), u32> = HashMap::new();
+        let mut names: Vec<&str> = items.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for chunk in names.chunks(CHUNK) {
+            let mut query = q(format!(
+                "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            for n in chunk {
+                query = query.bind((*n).to_string());
+            }
+            for r in query.fetch_all(&mut *self.tx).await? {
+                let id: i64 = r.try_get(0)?;
+                let id = u32::try_from(id).map_err(|_| corrupt("software", "id out of range"))?;
+                found.insert((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), id);
+            }
+        }
+        let mut missing: Vec<(String, String, String)> = items
+            .iter()
+            .map(key)
+            .filter(|k| !found.contains_key(k))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            let n = i64::try_from(missing.len())
+                .map_err(|_| StoreError::Invalid("too many software entries".into()))?;
+            let next: i64 = qs("UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'software' RETURNING next_id")
+                .bind(n)
+                .fetch_one(&mut *self.tx)
+                .await?
+                .try_get(0)?;
+            let first = next - n;
+            for (ci, chunk) in missing.chunks(CHUNK).enumerate() {
+                let mut query = q(format!(
+                    "INSERT INTO software (id, name, version, publisher) VALUES {}",
+                    placeholders(chunk.len(), 4, 1)
+                ));
+                for (i, k) in chunk.iter().enumerate() {
+                    let id = first + (ci * CHUNK + i) as i64;
+                    query = query
+                        .bind(id)
+                        .bind(k.0.clone())
+                        .bind(k.1.clone())
+                        .bind(k.2.clone());
+                    let id = u32::try_from(id)
+                        .map_err(|_| StoreError::Invalid("software dictionary is full".into()))?;
+                    found.insert(k.clone(), id);
+                }
+                query.execute(&mut *self.tx).await?;
+            }
+        }
+        items
+            .iter()
+            .map(|s| {
+                found
+                    .get(&key(s))
+                    .copied()
+                    .ok_or_else(|| corrupt("software", "interned entry vanished"))
+            })
+            .collect()
+    }
+
+    async fn software_by_ids(&mut self, ids: &[u32]) -> Result<Vec<(u32, Software)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let list: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        for chunk in list.chunks(CHUNK * 4) {
+            for r in q(format!(
+                "SELECT id, name, version, publisher FROM software WHERE id IN ({})",
+                id_list(chunk)
+            ))
+            .fetch_all(&mut *self.tx)
+            .await?
+            {
+                let id: i64 = r.try_get(0)?;
+                let version: String = r.try_get(2)?;
+                let publisher: String = r.try_get(3)?;
+                out.push((
+                    u32::try_from(id).map_err(|_| corrupt("software", "id out of range"))?,
+                    Software {
+                        name: r.try_get(1)?,
+                        version: (!version.is_empty()).then_some(version),
+                        publisher: (!publisher.is_empty()).then_some(publisher),
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply(&mut self, changes: &[HostChange]) -> Result<()> {
+        debug_assert!(
+            {
+                let mut ids: Vec<i64> = changes.iter().map(|c| c.host_id).collect();
+                ids.sort_unstable();
+                ids.windows(2).all(|w| w[0] != w[1])
+            },
+            "a host appears twice in one apply batch"
+        );
+        // 1. re-attributed hosts move with all their rows
+        for c in changes {
+            if let Some(prev) = &c.previous_establishment
+                && prev != &c.establishment
+            {
+                let from = self.est_id(prev.as_ref())?;
+                let to = self.est_id(c.establishment.as_ref())?;
+                for (table, col) in [
+                    ("hosts", "id"),
+                    ("host_sources", "host_id"),
+                    ("findings", "host_id"),
+                    ("host_keys", "host_id"),
+                ] {
+                    q(format!(
+                        "UPDATE {table} SET est_id = $1 WHERE est_id = $2 AND {col} = $3"
+                    ))
+                    .bind(to)
+                    .bind(from)
+                    .bind(c.host_id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+            }
+        }
+        // 2. host rows
+        for chunk in changes.chunks(CHUNK / 2) {
+            let mut query = q(format!(
+                "INSERT INTO hosts (est_id, id, hostname, attribution, os_family, os_name, os_version, os_build, os_ubr, first_seen, last_seen) \
+                 VALUES {} ON CONFLICT (est_id, id) DO UPDATE SET \
+                 hostname = COALESCE(excluded.hostname, hosts.hostname), \
+                 attribution = COALESCE(excluded.attribution, hosts.attribution), \
+                 os_family = COALESCE(excluded.os_family, hosts.os_family), \
+                 os_name = COALESCE(excluded.os_name, hosts.os_name), \
+                 os_version = COALESCE(excluded.os_version, hosts.os_version), \
+                 os_build = COALESCE(excluded.os_build, hosts.os_build), \
+                 os_ubr = COALESCE(excluded.os_ubr, hosts.os_ubr), \
+                 first_seen = CASE WHEN excluded.first_seen < hosts.first_seen THEN excluded.first_seen ELSE hosts.first_seen END, \
+                 last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen ELSE hosts.last_seen END",
+                placeholders(chunk.len(), 11, 1)
+            ));
+            for c in chunk {
+                query = query
+                    .bind(self.est_id(c.establishment.as_ref())?)
+                    .bind(c.host_id)
+                    .bind(c.hostname.clone())
+                    .bind(c.attribution.map(|a| a.as_str().to_string()))
+                    .bind(c.os.family.map(|f| f.as_str().to_string()))
+                    .bind(c.os.name.clone())
+                    .bind(c.os.version.clone())
+                    .bind(c.os.build.map(i64::from))
+                    .bind(c.os.ubr.map(i64::from))
+                    .bind(c.first_seen.as_second())
+                    .bind(c.observed_at.as_second());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        // 3. identity keys (last writer wins)
+        let mut keys: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        for c in changes {
+            let est = self.est_id(c.establishment.as_ref())?;
+            for k in &c.keys {
+                keys.insert(k.as_str(), (est, c.host_id));
+            }
+        }
+        let keys: Vec<_> = keys.into_iter().collect();
+        for chunk in keys.chunks(CHUNK) {
+            let mut query = q(format!(
+                "INSERT INTO host_keys (key, est_id, host_id) VALUES {} \
+                 ON CONFLICT (key) DO UPDATE SET est_id = excluded.est_id, host_id = excluded.host_id",
+                placeholders(chunk.len(), 3, 1)
+            ));
+            for (k, (est, host)) in chunk {
+                query = query.bind((*k).to_string()).bind(*est).bind(*host);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        // 4. source states
+        for chunk in changes.chunks(CHUNK / 2) {
+            let mut query = q(format!(
+                "INSERT INTO host_sources (est_id, host_id, source, observed_at, state) VALUES {} \
+                 ON CONFLICT (est_id, host_id, source) DO UPDATE SET observed_at = excluded.observed_at, state = excluded.state",
+                placeholders(chunk.len(), 5, 1)
+            ));
+            for c in chunk {
+                query = query
+                    .bind(self.est_id(c.establishment.as_ref())?)
+                    .bind(c.host_id)
+                    .bind(c.source.kind.as_str().to_string())
+                    .bind(c.source.observed_at.as_second())
+                    .bind(encode_state(&c.source));
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        // 5. findings: close, update, bump, then open
+        for c in changes {
+            let est = self.est_id(c.establishment.as_ref())?;
+            let at = c.observed_at.as_second();
+            for rule in &c.closed {
+                qs("UPDATE findings SET closed_at = $1 WHERE est_id = $2 AND host_id = $3 AND rule_id = $4 AND closed_at IS NULL")
+                    .bind(at)
+                    .bind(est)
+                    .bind(c.host_id)
+                    .bind(rule.as_str().to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            for f in &c.updated {
+                qs(
+                    "UPDATE findings SET severity = $1, status = $2, evidence = $3 \
+                    WHERE est_id = $4 AND host_id = $5 AND rule_id = $6 AND closed_at IS NULL",
+                )
+                .bind(f.severity.as_str().to_string())
+                .bind(f.status.as_str().to_string())
+                .bind(evidence_json(&f.evidence))
+                .bind(est)
+                .bind(c.host_id)
+                .bind(f.rule.as_str().to_string())
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            if c.bump_open {
+                qs("UPDATE findings SET last_seen = $1 WHERE est_id = $2 AND host_id = $3 AND closed_at IS NULL AND last_seen < $4")
+                    .bind(at)
+                    .bind(est)
+                    .bind(c.host_id)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        let mut opened: Vec<(i64, i64, i64, &Finding)> = Vec::new();
+        for c in changes {
+            let est = self.est_id(c.establishment.as_ref())?;
+            for f in &c.opened {
+                opened.push((est, c.host_id, c.observed_at.as_second(), f));
+            }
+        }
+        for chunk in opened.chunks(CHUNK / 2) {
+            let mut query = q(format!(
+                "INSERT INTO findings (est_id, host_id, rule_id, opened_at, last_seen, closed_at, severity, status, evidence) VALUES {} \
+                 ON CONFLICT (est_id, host_id, rule_id, opened_at) DO UPDATE SET closed_at = NULL, last_seen = excluded.last_seen, \
+                 severity = excluded.severity, status = excluded.status, evidence = excluded.evidence",
+                placeholders(chunk.len(), 9, 1)
+            ));
+            for (est, host, at, f) in chunk {
+                query = query
+                    .bind(*est)
+                    .bind(*host)
+                    .bind(f.rule.as_str().to_string())
+                    .bind(*at)
+                    .bind(*at)
+                    .bind(None::<i64>)
+                    .bind(f.severity.as_str().to_string())
+                    .bind(f.status.as_str().to_string())
+                    .bind(evidence_json(&f.evidence));
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_daily(
+        &mut self,
+        establishments: &[Option<EstablishmentCode>],
+        days: &[Day],
+    ) -> Result<()> {
+        let Some(&first) = days.iter().min() else {
+            return Ok(());
+        };
+        let mut ids: Vec<i64> = establishments
+            .iter()
+            .map(|e| self.est_id(e.as_ref()))
+            .collect::<Result<_>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        for est in ids {
+            let mut todo: BTreeSet<i32> = days.iter().map(|d| d.number()).collect();
+            for r in qs("SELECT day FROM daily_hosts WHERE est_id = $1 AND day >= $2")
+                .bind(est)
+                .bind(i64::from(first.number()))
+                .fetch_all(&mut *self.tx)
+                .await?
+            {
+                let d: i64 = r.try_get(0)?;
+                todo.insert(
+                    i32::try_from(d).map_err(|_| corrupt("daily_hosts", "day out of range"))?,
+                );
+            }
+            for d in todo {
+                self.refresh_one(est, Day::from_number(d)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            normalise_url("vigie.db").unwrap().0,
+            "sqlite://vigie.db?mode=rwc"
+        );
+        assert_eq!(
+            normalise_url("sqlite://./x.db").unwrap().0,
+            "sqlite://./x.db?mode=rwc"
+        );
+        assert_eq!(
+            normalise_url("sqlite::memory:").unwrap().0,
+            "sqlite::memory:"
+        );
+        assert_eq!(
+            normalise_url("postgres://u@h/db").unwrap().1,
+            Dialect::Postgres
+        );
+        assert!(normalise_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn statements_split() {
+        let s =
+            split_statements("-- c\nCREATE TABLE a (x INT);\nCREATE INDEX i ON a (x);\n-- end\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x INT)", "CREATE INDEX i ON a (x)"]);
+    }
+}

@@ -1,0 +1,1025 @@
+//! The storage conformance suite. Every backend runs the same cases
+//! (`tests/sqlite.rs`, `tests/postgres.rs`); a backend is conformant when
+//! [`run_all`] passes on an empty database.
+//!
+//! Failures are returned as errors naming the case, so the caller's test
+//! fails with a readable message rather than a panic deep in async code.
+
+use crate::{
+    FileRecord, GroupBy, HostChange, HostFilter, OsSummary, Scope, Step, Store, StoredSourceState,
+};
+use jiff::Timestamp;
+use vigie_core::{
+    AttributionReason, Day, Establishment, EstablishmentCode, EstablishmentKind, Evidence, Finding,
+    FindingStatus, Hotfix, OsFacts, OsFamily, Region, RegionCode, RuleId, Severity, Software,
+    SourceKind,
+};
+
+type CaseResult = std::result::Result<(), String>;
+
+macro_rules! check {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!("{} (line {})", format!($($msg)+), line!()));
+        }
+    };
+}
+
+macro_rules! tryc {
+    ($e:expr) => {
+        $e.map_err(|e| format!("{} failed: {e} (line {})", stringify!($e), line!()))?
+    };
+}
+
+fn code(s: &str) -> EstablishmentCode {
+    EstablishmentCode::new(s).unwrap_or_else(|_| unreachable_code())
+}
+
+fn unreachable_code() -> EstablishmentCode {
+    // Only reached if a literal code above is invalid: a bug in this file.
+    EstablishmentCode::new("INVALID").unwrap_or_else(|_| std::process::abort())
+}
+
+fn region(s: &str) -> RegionCode {
+    RegionCode::new(s).unwrap_or_else(|_| std::process::abort())
+}
+
+fn rule(s: &str) -> RuleId {
+    RuleId::new(s).unwrap_or_else(|_| std::process::abort())
+}
+
+fn day(s: &str) -> Day {
+    Day::parse(s).unwrap_or_else(|_| std::process::abort())
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse::<Timestamp>()
+        .unwrap_or_else(|_| std::process::abort())
+}
+
+fn est(c: &str, r: &str, patterns: &[&str]) -> Establishment {
+    Establishment {
+        code: code(c),
+        name: format!("Establishment {c}"),
+        kind: EstablishmentKind::Acute,
+        region: region(r),
+        parent: Some("GHT-1".into()),
+        hostname_patterns: patterns.iter().map(|s| s.to_string()).collect(),
+        subnets: vec![],
+    }
+}
+
+fn finding(r: &str, sev: Severity) -> Finding {
+    let mut evidence = Evidence::new();
+    evidence.insert("reason".into(), format!("{r} holds"));
+    Finding {
+        rule: rule(r),
+        severity: sev,
+        status: FindingStatus::Confirmed,
+        evidence,
+    }
+}
+
+fn state(observed: Timestamp) -> StoredSourceState {
+    StoredSourceState {
+        kind: SourceKind::Osquery,
+        observed_at: observed,
+        os: Some(OsFacts {
+            family: OsFamily::Windows,
+            name: Some("Windows 7".into()),
+            version: Some("6.1.7601".into()),
+            build: Some(7601),
+            ..Default::default()
+        }),
+        hotfixes: Some(vec![Hotfix {
+            id: "KB4012212".into(),
+            installed_on: None,
+        }]),
+        software_ids: Some(vec![]),
+        features: None,
+        network: None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change(
+    host_id: i64,
+    is_new: bool,
+    prev: Option<Option<&str>>,
+    est_code: Option<&str>,
+    hostname: &str,
+    observed: Timestamp,
+    opened: Vec<Finding>,
+    closed: Vec<&str>,
+) -> HostChange {
+    HostChange {
+        host_id,
+        is_new,
+        previous_establishment: prev.map(|p| p.map(code)),
+        establishment: est_code.map(code),
+        attribution: est_code.map(|_| AttributionReason::HostnamePattern),
+        hostname: Some(hostname.to_string()),
+        keys: vec![format!(
+            "name:{}:{}",
+            est_code.unwrap_or("-"),
+            hostname.to_lowercase()
+        )],
+        os: OsSummary {
+            family: Some(OsFamily::Windows),
+            name: Some("Windows 7".into()),
+            version: Some("6.1.7601".into()),
+            build: Some(7601),
+            ubr: None,
+        },
+        observed_at: observed,
+        first_seen: observed,
+        source: state(observed),
+        opened,
+        closed: closed.into_iter().map(rule).collect(),
+        updated: vec![],
+        bump_open: true,
+    }
+}
+
+fn file(hash: &str) -> FileRecord {
+    FileRecord {
+        content_hash: hash.into(),
+        name: format!("{hash}.json"),
+        format: "osquery".into(),
+        ingested_at: at("2017-05-12T10:00:00Z"),
+        observations: 1,
+        hosts: 1,
+        unassigned: 0,
+    }
+}
+
+async fn seed_org(store: &dyn Store) -> CaseResult {
+    let regions = vec![
+        Region {
+            code: region("LDN"),
+            name: "London".into(),
+        },
+        Region {
+            code: region("NW"),
+            name: "North West".into(),
+        },
+    ];
+    let ests = vec![
+        est("RAL", "LDN", &["ral-*"]),
+        est("RBH", "LDN", &["rbh-*"]),
+        est("RW3", "NW", &["rw3-*"]),
+    ];
+    let summary = tryc!(store.import_org(&regions, &ests).await);
+    check!(
+        summary.establishments_added == 3,
+        "three establishments added, got {summary:?}"
+    );
+    Ok(())
+}
+
+/// Runs every case on an empty store, resetting between cases.
+pub async fn run_all(store: &dyn Store) -> CaseResult {
+    type Case = for<'a> fn(
+        &'a dyn Store,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = CaseResult> + Send + 'a>,
+    >;
+    let cases: Vec<(&str, Case)> = vec![
+        ("org_import_is_idempotent_and_scoped", |s| {
+            Box::pin(org_import_is_idempotent_and_scoped(s))
+        }),
+        ("findings_are_intervals", |s| {
+            Box::pin(findings_are_intervals(s))
+        }),
+        ("rollback_leaves_nothing", |s| {
+            Box::pin(rollback_leaves_nothing(s))
+        }),
+        ("file_hash_is_recorded_once", |s| {
+            Box::pin(file_hash_is_recorded_once(s))
+        }),
+        ("scopes_never_leak", |s| Box::pin(scopes_never_leak(s))),
+        ("posture_and_trend_at_past_dates", |s| {
+            Box::pin(posture_and_trend_at_past_dates(s))
+        }),
+        ("identity_keys_and_reattribution", |s| {
+            Box::pin(identity_keys_and_reattribution(s))
+        }),
+        ("software_dictionary", |s| Box::pin(software_dictionary(s))),
+        ("kb_updates_are_recorded", |s| {
+            Box::pin(kb_updates_are_recorded(s))
+        }),
+    ];
+    for (name, case) in cases {
+        store
+            .reset()
+            .await
+            .map_err(|e| format!("reset before {name}: {e}"))?;
+        case(store)
+            .await
+            .map_err(|e| format!("[{}] {name}: {e}", store.backend()))?;
+    }
+    store
+        .reset()
+        .await
+        .map_err(|e| format!("final reset: {e}"))?;
+    Ok(())
+}
+
+async fn org_import_is_idempotent_and_scoped(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let again = tryc!(
+        store
+            .import_org(&[], &[est("RAL", "LDN", &["ral-*", "ral2-*"])])
+            .await
+    );
+    check!(
+        again.establishments_updated == 1 && again.establishments_added == 0,
+        "update counted: {again:?}"
+    );
+    let org = tryc!(store.org().await);
+    check!(org.establishments().len() == 3, "three establishments");
+    let ral = org.get(&code("RAL")).ok_or("RAL missing")?;
+    check!(
+        ral.hostname_patterns == vec!["ral-*", "ral2-*"],
+        "patterns updated: {:?}",
+        ral.hostname_patterns
+    );
+    check!(
+        org.by_hostname("RAL2-PC1").map(|e| e.code.as_str()) == Some("RAL"),
+        "attribution by new pattern"
+    );
+    let london = tryc!(store.establishments(&Scope::Region(region("LDN"))).await);
+    check!(
+        london.len() == 2,
+        "two London establishments, got {}",
+        london.len()
+    );
+    let one = tryc!(
+        store
+            .establishments(&Scope::Establishment(code("RW3")))
+            .await
+    );
+    check!(
+        one.len() == 1 && one[0].code.as_str() == "RW3",
+        "establishment scope sees itself"
+    );
+    // an establishment in an unknown region is refused, and nothing is written
+    let bad = store.import_org(&[], &[est("ZZZ", "NOWHERE", &[])]).await;
+    check!(bad.is_err(), "unknown region refused");
+    check!(
+        tryc!(store.org().await).get(&code("ZZZ")).is_none(),
+        "nothing half-written"
+    );
+    Ok(())
+}
+
+async fn findings_are_intervals(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let t1 = at("2017-05-01T08:00:00Z");
+    let t2 = at("2017-05-10T08:00:00Z");
+    let t3 = at("2017-05-20T08:00:00Z");
+    let mut tx = tryc!(store.begin().await);
+    let id = tryc!(tx.allocate_host_ids(1).await);
+    tryc!(
+        tx.apply(&[change(
+            id,
+            true,
+            None,
+            Some("RAL"),
+            "RAL-PC1",
+            t1,
+            vec![
+                finding("ms17-010-missing", Severity::Critical),
+                finding("os-eol", Severity::High)
+            ],
+            vec![]
+        )])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(t1)])
+            .await
+    );
+    tryc!(tx.commit().await);
+
+    let mut tx = tryc!(store.begin().await);
+    let resolved = tryc!(
+        tx.resolve_keys(&[vec!["hw:nothing".into(), "name:RAL:ral-pc1".into()]])
+            .await
+    );
+    check!(
+        resolved == vec![Some(id)],
+        "host resolved by its name key, got {resolved:?}"
+    );
+    let loaded = tryc!(tx.load_hosts(&[id]).await);
+    check!(
+        loaded.len() == 1 && loaded[0].open_findings.len() == 2,
+        "two open findings loaded"
+    );
+    check!(
+        loaded[0].sources.len() == 1
+            && loaded[0].sources[0]
+                .hotfixes
+                .as_ref()
+                .is_some_and(|h| h.len() == 1),
+        "source state round-trips"
+    );
+    let mut c = change(
+        id,
+        false,
+        Some(Some("RAL")),
+        Some("RAL"),
+        "RAL-PC1",
+        t2,
+        vec![],
+        vec!["ms17-010-missing"],
+    );
+    c.first_seen = t1;
+    tryc!(tx.apply(&[c]).await);
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(t2)])
+            .await
+    );
+    tryc!(tx.commit().await);
+
+    let mut tx = tryc!(store.begin().await);
+    let mut c = change(
+        id,
+        false,
+        Some(Some("RAL")),
+        Some("RAL"),
+        "RAL-PC1",
+        t3,
+        vec![],
+        vec![],
+    );
+    c.first_seen = t1;
+    tryc!(tx.apply(&[c]).await);
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(t3)])
+            .await
+    );
+    tryc!(tx.commit().await);
+
+    let scope = Scope::National;
+    let now = tryc!(store.hosts(&scope, &HostFilter::default()).await);
+    check!(now.len() == 1, "one host");
+    let h = &now[0];
+    check!(
+        h.findings.len() == 1 && h.findings[0].rule.as_str() == "os-eol",
+        "only os-eol open now: {:?}",
+        h.findings
+    );
+    check!(
+        h.findings[0].first_seen == t1 && h.findings[0].last_seen == t3,
+        "interval first/last seen: {:?}",
+        h.findings[0]
+    );
+    check!(
+        h.establishment.as_ref().map(|c| c.as_str()) == Some("RAL"),
+        "establishment code"
+    );
+    check!(
+        h.region.as_ref().map(|c| c.as_str()) == Some("LDN"),
+        "region code"
+    );
+    check!(h.os.build == Some(7601), "os build stored");
+    check!(
+        h.sources.len() == 1 && h.sources[0].last_observed == t3,
+        "source last observed: {:?}",
+        h.sources
+    );
+
+    // on 2017-05-05 both findings were open
+    let past = tryc!(
+        store
+            .hosts(
+                &scope,
+                &HostFilter {
+                    at: Some(day("2017-05-05")),
+                    ..Default::default()
+                }
+            )
+            .await
+    );
+    check!(
+        past.len() == 1 && past[0].findings.len() == 2,
+        "two findings on 2017-05-05: {:?}",
+        past.first().map(|h| &h.findings)
+    );
+    check!(
+        past[0].findings.iter().all(|f| f.resolved_at.is_none()),
+        "resolution after the date is hidden"
+    );
+    // before the host existed: nothing
+    let before = tryc!(
+        store
+            .hosts(
+                &scope,
+                &HostFilter {
+                    at: Some(day("2017-04-01")),
+                    ..Default::default()
+                }
+            )
+            .await
+    );
+    check!(before.is_empty(), "no host before first seen");
+    // hosts with rule R on day D
+    let with_ms17 = |d: &str| HostFilter {
+        rule: Some(rule("ms17-010-missing")),
+        at: Some(day(d)),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&scope, &with_ms17("2017-05-09")).await) == 1,
+        "ms17 on 05-09"
+    );
+    check!(
+        tryc!(store.count_hosts(&scope, &with_ms17("2017-05-10")).await) == 0,
+        "ms17 closed on 05-10"
+    );
+    let fixed_now = HostFilter {
+        rule: Some(rule("ms17-010-missing")),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&scope, &fixed_now).await) == 0,
+        "ms17 not open now"
+    );
+    // time to remediate: opened 05-01 08:00, closed 05-10 08:00 = 9 days
+    let rem = tryc!(
+        store
+            .remediation(
+                &scope,
+                &rule("ms17-010-missing"),
+                day("2017-05-01"),
+                day("2017-05-31")
+            )
+            .await
+    );
+    check!(
+        rem.closed == 1 && rem.median_days == Some(9.0),
+        "remediation stats: {rem:?}"
+    );
+    let stats = tryc!(store.stats(&scope).await);
+    check!(
+        stats.hosts == 1 && stats.open_findings == 1,
+        "stats: {stats:?}"
+    );
+    Ok(())
+}
+
+async fn rollback_leaves_nothing(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    {
+        let mut tx = tryc!(store.begin().await);
+        tryc!(tx.record_file(&file("aaaa")).await);
+        let id = tryc!(tx.allocate_host_ids(1).await);
+        tryc!(
+            tx.apply(&[change(
+                id,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-PC9",
+                at("2017-05-01T00:00:00Z"),
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            )])
+            .await
+        );
+        // dropped without commit
+    }
+    check!(
+        tryc!(
+            store
+                .count_hosts(&Scope::National, &HostFilter::default())
+                .await
+        ) == 0,
+        "no host after rollback"
+    );
+    check!(
+        tryc!(store.file_record("aaaa").await).is_none(),
+        "file not recorded after rollback"
+    );
+    check!(
+        tryc!(store.stats(&Scope::National).await).open_findings == 0,
+        "no finding after rollback"
+    );
+    Ok(())
+}
+
+async fn file_hash_is_recorded_once(store: &dyn Store) -> CaseResult {
+    let mut tx = tryc!(store.begin().await);
+    check!(
+        tryc!(tx.record_file(&file("bbbb")).await),
+        "first record is new"
+    );
+    tryc!(tx.commit().await);
+    let mut tx = tryc!(store.begin().await);
+    check!(
+        !tryc!(tx.record_file(&file("bbbb")).await),
+        "second record is a duplicate"
+    );
+    tryc!(tx.commit().await);
+    let rec = tryc!(store.file_record("bbbb").await).ok_or("file record missing")?;
+    check!(
+        rec.name == "bbbb.json" && rec.ingested_at == at("2017-05-12T10:00:00Z"),
+        "file record fields: {rec:?}"
+    );
+    check!(tryc!(store.files(10).await).len() == 1, "one file listed");
+    Ok(())
+}
+
+async fn scopes_never_leak(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let t = at("2017-05-01T00:00:00Z");
+    let mut tx = tryc!(store.begin().await);
+    let first = tryc!(tx.allocate_host_ids(4).await);
+    tryc!(
+        tx.apply(&[
+            change(
+                first,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-1",
+                t,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+            change(
+                first + 1,
+                true,
+                None,
+                Some("RBH"),
+                "RBH-1",
+                t,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+            change(
+                first + 2,
+                true,
+                None,
+                Some("RW3"),
+                "RW3-1",
+                t,
+                vec![finding("smbv1-enabled", Severity::High)],
+                vec![]
+            ),
+            change(
+                first + 3,
+                true,
+                None,
+                None,
+                "STRAY-1",
+                t,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+        ])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(
+            &[
+                Some(code("RAL")),
+                Some(code("RBH")),
+                Some(code("RW3")),
+                None
+            ],
+            &[Day::of_timestamp(t)]
+        )
+        .await
+    );
+    tryc!(tx.commit().await);
+
+    let all = HostFilter::default();
+    check!(
+        tryc!(store.count_hosts(&Scope::National, &all).await) == 4,
+        "national sees all four"
+    );
+    let ldn = Scope::Region(region("LDN"));
+    let hosts = tryc!(store.hosts(&ldn, &all).await);
+    check!(
+        hosts.len() == 2
+            && hosts
+                .iter()
+                .all(|h| h.region.as_ref().map(|r| r.as_str()) == Some("LDN")),
+        "region sees its own two"
+    );
+    let ral = Scope::Establishment(code("RAL"));
+    let hosts = tryc!(store.hosts(&ral, &all).await);
+    check!(
+        hosts.len() == 1 && hosts[0].hostname.as_deref() == Some("RAL-1"),
+        "establishment sees its own host"
+    );
+    // asking for another perimeter's establishment through the filter reads nothing
+    let other = HostFilter {
+        establishment: Some(code("RW3")),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&ral, &other).await) == 0,
+        "filter cannot widen the scope"
+    );
+    check!(
+        tryc!(store.count_hosts(&ldn, &other).await) == 0,
+        "region cannot read another region"
+    );
+    let unassigned = HostFilter {
+        unassigned_only: true,
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&ldn, &unassigned).await) == 0,
+        "unassigned machines are national only"
+    );
+    check!(
+        tryc!(store.count_hosts(&Scope::National, &unassigned).await) == 1,
+        "one unassigned machine"
+    );
+    let posture = tryc!(
+        store
+            .posture(&ral, GroupBy::Establishment, day("2017-05-01"))
+            .await
+    );
+    check!(
+        posture.len() == 1 && posture[0].group == "RAL",
+        "posture scoped: {posture:?}"
+    );
+    let posture = tryc!(
+        store
+            .posture(&ldn, GroupBy::Sector, day("2017-05-01"))
+            .await
+    );
+    check!(
+        posture.len() == 1
+            && posture[0].hosts == 2
+            && !posture[0].rules.contains_key("smbv1-enabled"),
+        "regional sector view: {posture:?}"
+    );
+    let stats = tryc!(store.stats(&ral).await);
+    check!(
+        stats.hosts == 1 && stats.open_findings == 1 && stats.unassigned_hosts == 0,
+        "scoped stats: {stats:?}"
+    );
+    check!(
+        store
+            .hosts(&Scope::Establishment(code("NOPE")), &all)
+            .await
+            .is_err(),
+        "unknown scope is an error"
+    );
+    Ok(())
+}
+
+async fn posture_and_trend_at_past_dates(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    // day 1: 3 hosts in RAL, 2 on XP (os-eol); day 3: one migrated; day 5: another
+    let d1 = at("2017-05-01T09:00:00Z");
+    let d3 = at("2017-05-03T09:00:00Z");
+    let d5 = at("2017-05-05T09:00:00Z");
+    let mut tx = tryc!(store.begin().await);
+    let first = tryc!(tx.allocate_host_ids(4).await);
+    tryc!(
+        tx.apply(&[
+            change(
+                first,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-1",
+                d1,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+            change(
+                first + 1,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-2",
+                d1,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+            change(
+                first + 2,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-3",
+                d1,
+                vec![],
+                vec![]
+            ),
+            change(
+                first + 3,
+                true,
+                None,
+                Some("RW3"),
+                "RW3-1",
+                d1,
+                vec![finding("os-eol", Severity::High)],
+                vec![]
+            ),
+        ])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(
+            &[Some(code("RAL")), Some(code("RW3"))],
+            &[Day::of_timestamp(d1)]
+        )
+        .await
+    );
+    tryc!(tx.commit().await);
+    for (t, host, name) in [(d3, first, "RAL-1"), (d5, first + 1, "RAL-2")] {
+        let mut tx = tryc!(store.begin().await);
+        let mut c = change(
+            host,
+            false,
+            Some(Some("RAL")),
+            Some("RAL"),
+            name,
+            t,
+            vec![],
+            vec!["os-eol"],
+        );
+        c.first_seen = d1;
+        tryc!(tx.apply(&[c]).await);
+        tryc!(
+            tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(t)])
+                .await
+        );
+        tryc!(tx.commit().await);
+    }
+    let nat = Scope::National;
+    let p = |rows: &[crate::PostureRow], g: &str| {
+        rows.iter()
+            .find(|r| r.group == g)
+            .map(|r| (r.hosts, r.rules.get("os-eol").copied().unwrap_or(0)))
+    };
+    let on = |d: &str| {
+        let d = day(d);
+        async move { store.posture(&nat_scope(), GroupBy::Establishment, d).await }
+    };
+    check!(
+        p(&tryc!(on("2017-05-01").await), "RAL") == Some((3, 2)),
+        "RAL on day 1"
+    );
+    check!(
+        p(&tryc!(on("2017-05-02").await), "RAL") == Some((3, 2)),
+        "carried forward on day 2"
+    );
+    check!(
+        p(&tryc!(on("2017-05-04").await), "RAL") == Some((3, 1)),
+        "RAL on day 4"
+    );
+    check!(
+        p(&tryc!(on("2017-05-30").await), "RAL") == Some((3, 0)),
+        "RAL at the end"
+    );
+    check!(
+        tryc!(on("2017-04-30").await).is_empty(),
+        "nothing before the first day"
+    );
+    let by_region = tryc!(
+        store
+            .posture(&nat, GroupBy::Region, day("2017-05-04"))
+            .await
+    );
+    check!(
+        p(&by_region, "LDN") == Some((3, 1)) && p(&by_region, "NW") == Some((1, 1)),
+        "by region: {by_region:?}"
+    );
+    let sector = tryc!(
+        store
+            .posture(&nat, GroupBy::Sector, day("2017-05-04"))
+            .await
+    );
+    check!(p(&sector, "sector") == Some((4, 2)), "sector: {sector:?}");
+
+    let trend = tryc!(
+        store
+            .trend(
+                &nat,
+                &rule("os-eol"),
+                GroupBy::Sector,
+                day("2017-05-01"),
+                day("2017-05-06"),
+                Step::Day
+            )
+            .await
+    );
+    let values: Vec<u64> = trend.iter().map(|t| t.with_rule).collect();
+    check!(
+        values == vec![3, 3, 2, 2, 1, 1],
+        "daily sector trend: {values:?}"
+    );
+    let weekly = tryc!(
+        store
+            .trend(
+                &nat,
+                &rule("os-eol"),
+                GroupBy::Establishment,
+                day("2017-05-01"),
+                day("2017-05-14"),
+                Step::Week
+            )
+            .await
+    );
+    let ral: Vec<(String, u64)> = weekly
+        .iter()
+        .filter(|t| t.group == "RAL")
+        .map(|t| (t.day.to_string(), t.with_rule))
+        .collect();
+    check!(
+        ral == vec![("2017-05-01".to_string(), 0), ("2017-05-08".to_string(), 0)],
+        "weekly RAL trend (end-of-week values): {ral:?}"
+    );
+    check!(
+        store
+            .trend(
+                &nat,
+                &rule("os-eol"),
+                GroupBy::Sector,
+                day("2017-05-06"),
+                day("2017-05-01"),
+                Step::Day
+            )
+            .await
+            .is_err(),
+        "reversed window refused"
+    );
+
+    // a late file for day 2 rewrites the aggregates of later days too
+    let mut tx = tryc!(store.begin().await);
+    let extra = tryc!(tx.allocate_host_ids(1).await);
+    tryc!(
+        tx.apply(&[change(
+            extra,
+            true,
+            None,
+            Some("RAL"),
+            "RAL-9",
+            at("2017-05-02T09:00:00Z"),
+            vec![finding("os-eol", Severity::High)],
+            vec![]
+        )])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[day("2017-05-02")])
+            .await
+    );
+    tryc!(tx.commit().await);
+    check!(
+        p(&tryc!(on("2017-05-04").await), "RAL") == Some((4, 2)),
+        "late data reaches later days"
+    );
+    Ok(())
+}
+
+fn nat_scope() -> Scope {
+    Scope::National
+}
+
+async fn identity_keys_and_reattribution(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let t1 = at("2017-05-01T00:00:00Z");
+    let t2 = at("2017-05-02T00:00:00Z");
+    let mut tx = tryc!(store.begin().await);
+    let id = tryc!(tx.allocate_host_ids(1).await);
+    let mut c = change(
+        id,
+        true,
+        None,
+        None,
+        "PC-77",
+        t1,
+        vec![finding("os-eol", Severity::High)],
+        vec![],
+    );
+    c.keys = vec!["hw:serial:abc123".into(), "name:-:pc-77".into()];
+    tryc!(tx.apply(&[c]).await);
+    tryc!(tx.refresh_daily(&[None], &[Day::of_timestamp(t1)]).await);
+    tryc!(tx.commit().await);
+
+    // the org directory now knows the machine: it moves to RBH with its history
+    let mut tx = tryc!(store.begin().await);
+    let found = tryc!(
+        tx.resolve_keys(&[
+            vec!["hw:serial:abc123".into()],
+            vec!["hw:serial:zzz".into()]
+        ])
+        .await
+    );
+    check!(
+        found == vec![Some(id), None],
+        "hardware key resolves: {found:?}"
+    );
+    let mut c = change(
+        id,
+        false,
+        Some(None),
+        Some("RBH"),
+        "PC-77",
+        t2,
+        vec![],
+        vec![],
+    );
+    c.first_seen = t1;
+    c.keys = vec!["hw:serial:abc123".into(), "name:RBH:pc-77".into()];
+    tryc!(tx.apply(&[c]).await);
+    tryc!(
+        tx.refresh_daily(&[None, Some(code("RBH"))], &[Day::of_timestamp(t2)])
+            .await
+    );
+    tryc!(tx.commit().await);
+    let hosts = tryc!(
+        store
+            .hosts(&Scope::Establishment(code("RBH")), &HostFilter::default())
+            .await
+    );
+    check!(
+        hosts.len() == 1 && hosts[0].findings.len() == 1,
+        "moved host keeps its open finding"
+    );
+    check!(
+        hosts[0].findings[0].first_seen == t1,
+        "history kept across the move"
+    );
+    let unassigned = HostFilter {
+        unassigned_only: true,
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&Scope::National, &unassigned).await) == 0,
+        "nothing left unassigned"
+    );
+    let by_name = HostFilter {
+        hostname: Some("pc-77".into()),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&Scope::National, &by_name).await) == 1,
+        "hostname filter is case-insensitive"
+    );
+    Ok(())
+}
+
+async fn software_dictionary(store: &dyn Store) -> CaseResult {
+    let sw = |n: &str, v: Option<&str>| Software {
+        name: n.into(),
+        version: v.map(str::to_string),
+        publisher: None,
+    };
+    let items = vec![
+        sw("7-Zip", Some("19.00")),
+        sw("7-Zip", Some("23.01")),
+        sw("VLC", None),
+        sw("7-Zip", Some("19.00")),
+    ];
+    let mut tx = tryc!(store.begin().await);
+    let ids = tryc!(tx.intern_software(&items).await);
+    check!(
+        ids.len() == 4 && ids[0] == ids[3] && ids[0] != ids[1],
+        "dictionary ids: {ids:?}"
+    );
+    let again = tryc!(tx.intern_software(&items[1..3]).await);
+    check!(again == ids[1..3], "interning is stable");
+    let back = tryc!(tx.software_by_ids(&[ids[2]]).await);
+    check!(
+        back.len() == 1 && back[0].1 == sw("VLC", None),
+        "software read back: {back:?}"
+    );
+    tryc!(tx.commit().await);
+    check!(
+        tryc!(store.stats(&Scope::National).await).software_dictionary == 3,
+        "three distinct entries"
+    );
+    Ok(())
+}
+
+async fn kb_updates_are_recorded(store: &dyn Store) -> CaseResult {
+    tryc!(
+        store
+            .record_kb_update("cisa-kev", "2025.08.25", "file:old.json", b"{}")
+            .await
+    );
+    tryc!(
+        store
+            .record_kb_update("cisa-kev", "2026.08.21", "file:new.json", b"{\"x\":1}")
+            .await
+    );
+    let ups = tryc!(store.kb_updates().await);
+    check!(ups.len() == 1, "one current update per source: {ups:?}");
+    check!(
+        ups[0].0.version == "2026.08.21" && ups[0].1 == b"{\"x\":1}",
+        "the newest load wins: {ups:?}"
+    );
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Conformance suite on SQLite (a file in a temporary directory).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("vigie.db").display());
+    let store = vigie_store::SqlStore::connect(&url).await.unwrap();
+    if let Err(e) = vigie_store::testsuite::run_all(&store).await {
+        panic!("{e}");
+    }
+}
