@@ -124,6 +124,15 @@ pub struct HostRecord {
     pub open_findings: Vec<OpenFinding>,
 }
 
+impl HostRecord {
+    /// The latest time anything was recorded for this host: its last
+    /// observation or the opening of one of its findings (a re-assessment
+    /// can open findings after the last observation).
+    pub fn latest_event(&self) -> Timestamp {
+        self.open_findings.iter().map(|f| f.opened_at).fold(self.last_seen, Timestamp::max)
+    }
+}
+
 /// OS columns kept on the host row for listing.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OsSummary {
@@ -150,8 +159,10 @@ pub struct HostChange {
     pub os: OsSummary,
     pub observed_at: Timestamp,
     pub first_seen: Timestamp,
-    /// The updated state of the source that made the observation.
-    pub source: StoredSourceState,
+    /// The updated state of the source that made the observation; `None`
+    /// for a re-assessment, which changes findings only (the host row, its
+    /// sources and keys stay as they are).
+    pub source: Option<StoredSourceState>,
     pub opened: Vec<Finding>,
     /// Rules whose open finding the observation shows gone.
     pub closed: Vec<RuleId>,
@@ -319,6 +330,9 @@ pub trait StoreTx: Send {
     /// first key that resolves.
     async fn resolve_keys(&mut self, keys: &[Vec<String>]) -> Result<Vec<Option<i64>>>;
     async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>>;
+    /// Host ids in ascending order after `after`, at most `limit`, of hosts
+    /// first seen at or before `seen_by` (for re-assessment in pages).
+    async fn host_ids_after(&mut self, after: i64, limit: u64, seen_by: Timestamp) -> Result<Vec<i64>>;
     /// Interns software entries in the dictionary, returning their ids.
     async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>>;
     async fn software_by_ids(&mut self, ids: &[u32]) -> Result<Vec<(u32, Software)>>;

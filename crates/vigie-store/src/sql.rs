@@ -4,7 +4,7 @@
 //! below is written in the common subset (`$n` placeholders in order,
 //! `ON CONFLICT … DO UPDATE`, `RETURNING`, CASE instead of MAX/GREATEST).
 
-use crate::codec::{decode_state, encode_state};
+use crate::codec::{StoredSourceState, decode_state, encode_state};
 use crate::{
     FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
     OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, Step, Store,
@@ -1232,6 +1232,18 @@ impl StoreTx for SqlTx {
         Ok(out)
     }
 
+    async fn host_ids_after(&mut self, after: i64, limit: u64, seen_by: Timestamp) -> Result<Vec<i64>> {
+        qs("SELECT id FROM hosts WHERE id > $1 AND first_seen <= $2 ORDER BY id LIMIT $3")
+            .bind(after)
+            .bind(seen_by.as_second())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *self.tx)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get::<i64, _>(0)?))
+            .collect()
+    }
+
     async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>> {
         fn key(s: &Software) -> (String, String, String) {
             (
@@ -1367,8 +1379,9 @@ impl StoreTx for SqlTx {
                 }
             }
         }
-        // 2. host rows
-        for chunk in changes.chunks(CHUNK / 2) {
+        // 2. host rows (re-assessments leave hosts, sources and keys alone)
+        let observed: Vec<&HostChange> = changes.iter().filter(|c| c.source.is_some()).collect();
+        for chunk in observed.chunks(CHUNK / 2) {
             let mut query = q(format!(
                 "INSERT INTO hosts (est_id, id, hostname, attribution, os_family, os_name, os_version, os_build, os_ubr, first_seen, last_seen) \
                  VALUES {} ON CONFLICT (est_id, id) DO UPDATE SET \
@@ -1401,7 +1414,7 @@ impl StoreTx for SqlTx {
         }
         // 3. identity keys (last writer wins)
         let mut keys: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-        for c in changes {
+        for c in &observed {
             let est = self.est_id(c.establishment.as_ref())?;
             for k in &c.keys {
                 keys.insert(k.as_str(), (est, c.host_id));
@@ -1420,19 +1433,21 @@ impl StoreTx for SqlTx {
             query.execute(&mut *self.tx).await?;
         }
         // 4. source states
-        for chunk in changes.chunks(CHUNK / 2) {
+        let sourced: Vec<(&HostChange, &StoredSourceState)> =
+            changes.iter().filter_map(|c| c.source.as_ref().map(|s| (c, s))).collect();
+        for chunk in sourced.chunks(CHUNK / 2) {
             let mut query = q(format!(
                 "INSERT INTO host_sources (est_id, host_id, source, observed_at, state) VALUES {} \
                  ON CONFLICT (est_id, host_id, source) DO UPDATE SET observed_at = excluded.observed_at, state = excluded.state",
                 placeholders(chunk.len(), 5, 1)
             ));
-            for c in chunk {
+            for (c, src) in chunk {
                 query = query
                     .bind(self.est_id(c.establishment.as_ref())?)
                     .bind(c.host_id)
-                    .bind(c.source.kind.as_str().to_string())
-                    .bind(c.source.observed_at.as_second())
-                    .bind(encode_state(&c.source));
+                    .bind(src.kind.as_str().to_string())
+                    .bind(src.observed_at.as_second())
+                    .bind(encode_state(src));
             }
             query.execute(&mut *self.tx).await?;
         }

@@ -1,0 +1,847 @@
+use crate::identity;
+use crate::softdict::SoftwareDict;
+use jiff::Timestamp;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use vigie_core::facts::SourceState;
+use vigie_core::{
+    AttributionReason, Day, EstablishmentCode, Finding, HostFacts, Observation, OrgDirectory, Software,
+};
+use vigie_inventory::{DETECT_BYTES, Format, ParseError, ParseOptions};
+use vigie_posture::{Checks, RuleSet};
+use vigie_store::{FileRecord, HostChange, HostRecord, OsSummary, Store, StoreError, StoreTx, StoredSourceState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{file}: cannot read: {source}")]
+    Io { file: String, source: std::io::Error },
+    #[error("{file}: format not recognised (expected osquery, glpi-json, fusion-xml, ocs-xml, nmap or csv)")]
+    UnknownFormat { file: String },
+    #[error("{file}: {error}")]
+    Parse { file: String, error: ParseError },
+    #[error("{file}: storage: {source}")]
+    Store { file: String, source: StoreError },
+    #[error("unknown establishment {0} (import it first with `vigie org import`)")]
+    UnknownEstablishment(EstablishmentCode),
+    #[error("{file}: internal error: {detail}")]
+    Internal { file: String, detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Attribute every machine to this establishment.
+    pub establishment: Option<EstablishmentCode>,
+    /// Observation time when the inventory does not say.
+    pub observed_at: Option<Timestamp>,
+    /// Skip detection.
+    pub format: Option<Format>,
+    pub parse: ParseOptions,
+    /// "Now", for observations without any time.
+    pub now: Timestamp,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            establishment: None,
+            observed_at: None,
+            format: None,
+            parse: ParseOptions::default(),
+            now: Timestamp::now(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileStatus {
+    Ingested,
+    AlreadyIngested,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub format: String,
+    pub status: FileStatus,
+    pub content_hash: String,
+    pub observations: u64,
+    pub hosts_new: u64,
+    pub hosts_updated: u64,
+    /// Distinct machines of this file left without an establishment.
+    pub unassigned: u64,
+    /// Observations older than what their source already reported (kept out).
+    pub stale: u64,
+    /// Observations with nothing to identify a machine by.
+    pub unidentified: u64,
+    pub findings_opened: u64,
+    pub findings_closed: u64,
+    pub first_observed: Option<Timestamp>,
+    pub last_observed: Option<Timestamp>,
+}
+
+impl FileReport {
+    fn new(file: &str, format: Format, hash: &str) -> Self {
+        FileReport {
+            file: file.to_string(),
+            format: format.as_str().to_string(),
+            status: FileStatus::Ingested,
+            content_hash: hash.to_string(),
+            observations: 0,
+            hosts_new: 0,
+            hosts_updated: 0,
+            unassigned: 0,
+            stale: 0,
+            unidentified: 0,
+            findings_opened: 0,
+            findings_closed: 0,
+            first_observed: None,
+            last_observed: None,
+        }
+    }
+}
+
+/// Observations per batch: large enough to amortise queries, small enough
+/// that memory stays flat (a batch of Windows hosts is a few MB).
+const DEFAULT_BATCH: usize = 1000;
+
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    org: Arc<OrgDirectory>,
+    rules: Arc<RuleSet>,
+    checks: Arc<dyn Checks + Send + Sync>,
+    dict: SoftwareDict,
+    batch_size: usize,
+}
+
+/// Per-file accumulators.
+#[derive(Default)]
+struct Acc {
+    touched: BTreeSet<Option<EstablishmentCode>>,
+    days: BTreeSet<Day>,
+    hosts_new: BTreeSet<i64>,
+    hosts_updated: BTreeSet<i64>,
+    unassigned: BTreeSet<i64>,
+}
+
+/// One observation, attributed and keyed.
+struct Prepared {
+    obs: Observation,
+    at: Timestamp,
+    attribution: Option<(EstablishmentCode, AttributionReason)>,
+    keys: Vec<String>,
+}
+
+/// Observations of one host within a batch, in file order.
+struct Group {
+    host_id: i64,
+    record: Option<HostRecord>,
+    items: Vec<Prepared>,
+}
+
+struct GroupResult {
+    changes: Vec<HostChange>,
+    stale: u64,
+    opened: u64,
+    closed: u64,
+}
+
+/// A reader that hashes what passes through it (for streams, where the
+/// content hash is only known at the end).
+struct HashingReader<R> {
+    inner: R,
+    hasher: Arc<Mutex<blake3::Hasher>>,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut h) = self.hasher.lock() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<dyn Store>, org: OrgDirectory, rules: RuleSet, checks: Arc<dyn Checks + Send + Sync>) -> Self {
+        Pipeline {
+            store,
+            org: Arc::new(org),
+            rules: Arc::new(rules),
+            checks,
+            dict: SoftwareDict::default(),
+            batch_size: DEFAULT_BATCH,
+        }
+    }
+
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    pub fn org(&self) -> &OrgDirectory {
+        &self.org
+    }
+
+    fn check_options(&self, opts: &IngestOptions) -> Result<(), IngestError> {
+        if let Some(e) = &opts.establishment
+            && self.org.get(e).is_none()
+        {
+            return Err(IngestError::UnknownEstablishment(e.clone()));
+        }
+        Ok(())
+    }
+
+    /// Ingests one file. Its content hash is computed first so a file
+    /// already ingested is skipped without parsing.
+    pub async fn ingest_file(&mut self, path: &Path, opts: &IngestOptions) -> Result<FileReport, IngestError> {
+        self.check_options(opts)?;
+        let name = path.display().to_string();
+        let io = |source| IngestError::Io { file: name.clone(), source };
+        let p = path.to_path_buf();
+        let (hash, head) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, Vec<u8>)> {
+            let mut f = std::fs::File::open(&p)?;
+            let mut hasher = blake3::Hasher::new();
+            let mut head = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                if head.len() < DETECT_BYTES {
+                    let take = n.min(DETECT_BYTES - head.len());
+                    head.extend_from_slice(&buf[..take]);
+                }
+                hasher.update(&buf[..n]);
+            }
+            Ok((hasher.finalize().to_hex().to_string(), head))
+        })
+        .await
+        .map_err(|e| IngestError::Internal { file: name.clone(), detail: e.to_string() })?
+        .map_err(io)?;
+        let format = match opts.format.or_else(|| vigie_inventory::detect(&head)) {
+            Some(f) => f,
+            None => return Err(IngestError::UnknownFormat { file: name }),
+        };
+        if self
+            .store
+            .file_record(&hash)
+            .await
+            .map_err(|source| IngestError::Store { file: name.clone(), source })?
+            .is_some()
+        {
+            let mut r = FileReport::new(&name, format, &hash);
+            r.status = FileStatus::AlreadyIngested;
+            return Ok(r);
+        }
+        let file = std::fs::File::open(path).map_err(io)?;
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 18, file));
+        self.run(&name, format, reader, Some(hash), opts).await
+    }
+
+    /// Ingests a stream (stdin, an HTTP body). The content hash is computed
+    /// while parsing; a stream already ingested is rolled back at the end.
+    pub async fn ingest_reader<R: Read + Send + 'static>(
+        &mut self,
+        name: &str,
+        mut reader: R,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
+        self.check_options(opts)?;
+        let io = |source| IngestError::Io { file: name.to_string(), source };
+        let mut head = Vec::with_capacity(DETECT_BYTES);
+        (&mut reader).take(DETECT_BYTES as u64).read_to_end(&mut head).map_err(io)?;
+        let format = match opts.format.or_else(|| vigie_inventory::detect(&head)) {
+            Some(f) => f,
+            None => return Err(IngestError::UnknownFormat { file: name.to_string() }),
+        };
+        let hasher = Arc::new(Mutex::new(blake3::Hasher::new()));
+        let chained = std::io::Cursor::new(head).chain(reader);
+        let hashing = HashingReader { inner: chained, hasher: hasher.clone() };
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 18, hashing));
+        let mut report = self.run_with_hasher(name, format, reader, hasher, opts).await?;
+        report.file = name.to_string();
+        Ok(report)
+    }
+
+    async fn run_with_hasher(
+        &mut self,
+        name: &str,
+        format: Format,
+        reader: Box<dyn BufRead + Send>,
+        hasher: Arc<Mutex<blake3::Hasher>>,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
+        // The hash is final only once the parser has read everything; `run`
+        // asks for it through this closure at the end.
+        self.run_inner(name, format, reader, HashSource::Stream(hasher), opts).await
+    }
+
+    async fn run(
+        &mut self,
+        name: &str,
+        format: Format,
+        reader: Box<dyn BufRead + Send>,
+        hash: Option<String>,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
+        let source = match hash {
+            Some(h) => HashSource::Known(h),
+            None => HashSource::Stream(Arc::new(Mutex::new(blake3::Hasher::new()))),
+        };
+        self.run_inner(name, format, reader, source, opts).await
+    }
+
+    async fn run_inner(
+        &mut self,
+        name: &str,
+        format: Format,
+        reader: Box<dyn BufRead + Send>,
+        hash: HashSource,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
+        let result = self.run_tx(name, format, reader, hash, opts).await;
+        match &result {
+            Ok(r) if r.status == FileStatus::Ingested => self.dict.commit(),
+            _ => self.dict.rollback(),
+        }
+        result
+    }
+
+    async fn run_tx(
+        &mut self,
+        name: &str,
+        format: Format,
+        reader: Box<dyn BufRead + Send>,
+        hash: HashSource,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
+        let store_err = |source| IngestError::Store { file: name.to_string(), source };
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<Observation>, ParseError>>(4);
+        let batch_size = self.batch_size;
+        let parse_opts = opts.parse.clone();
+        // Parsing runs on its own thread so it overlaps with database work.
+        let parser = std::thread::Builder::new()
+            .name("vigie-parse".into())
+            .spawn(move || {
+                let mut buf = Vec::with_capacity(batch_size);
+                for item in vigie_inventory::parse(format, reader, &parse_opts) {
+                    match item {
+                        Ok(o) => {
+                            buf.push(o);
+                            if buf.len() >= batch_size && sender.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = sender.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if !buf.is_empty() {
+                    let _ = sender.blocking_send(Ok(buf));
+                }
+            })
+            .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let mut report = FileReport::new(name, format, "");
+        let mut acc = Acc::default();
+        while let Some(msg) = receiver.recv().await {
+            match msg {
+                Ok(batch) => {
+                    report.observations += batch.len() as u64;
+                    self.process_batch(name, tx.as_mut(), batch, opts, &mut report, &mut acc).await?;
+                }
+                Err(error) => {
+                    // dropping `tx` rolls back everything this file wrote
+                    return Err(IngestError::Parse { file: name.to_string(), error });
+                }
+            }
+        }
+        drop(receiver);
+        let _ = tokio::task::spawn_blocking(move || parser.join()).await;
+
+        let content_hash = match hash {
+            HashSource::Known(h) => h,
+            HashSource::Stream(h) => match h.lock() {
+                Ok(hasher) => hasher.finalize().to_hex().to_string(),
+                Err(_) => return Err(IngestError::Internal { file: name.to_string(), detail: "hash lock poisoned".into() }),
+            },
+        };
+        report.content_hash = content_hash.clone();
+        report.hosts_new = acc.hosts_new.len() as u64;
+        report.hosts_updated = acc.hosts_updated.difference(&acc.hosts_new).count() as u64;
+        report.unassigned = acc.unassigned.len() as u64;
+        let touched: Vec<Option<EstablishmentCode>> = acc.touched.iter().cloned().collect();
+        let days: Vec<Day> = acc.days.iter().copied().collect();
+        tx.refresh_daily(&touched, &days).await.map_err(store_err)?;
+        let fresh = tx
+            .record_file(&FileRecord {
+                content_hash,
+                name: name.to_string(),
+                format: format.as_str().to_string(),
+                ingested_at: opts.now,
+                observations: report.observations,
+                hosts: report.hosts_new + report.hosts_updated,
+                unassigned: report.unassigned,
+            })
+            .await
+            .map_err(store_err)?;
+        if !fresh {
+            // the same bytes were ingested before: keep the database as it was
+            drop(tx);
+            let mut r = FileReport::new(name, format, &report.content_hash);
+            r.status = FileStatus::AlreadyIngested;
+            return Ok(r);
+        }
+        tx.commit().await.map_err(store_err)?;
+        Ok(report)
+    }
+
+    async fn process_batch(
+        &mut self,
+        name: &str,
+        tx: &mut dyn StoreTx,
+        batch: Vec<Observation>,
+        opts: &IngestOptions,
+        report: &mut FileReport,
+        acc: &mut Acc,
+    ) -> Result<(), IngestError> {
+        let store_err = |source| IngestError::Store { file: name.to_string(), source };
+        // 1. time, attribution, identity keys
+        let mut prepared = Vec::with_capacity(batch.len());
+        for obs in batch {
+            let at = obs.observed_at.or(opts.observed_at).unwrap_or(opts.now);
+            let hostnames: Vec<&str> = [obs.host.hostname.as_deref(), obs.host.fqdn.as_deref()].into_iter().flatten().collect();
+            let attribution = self
+                .org
+                .attribute(opts.establishment.as_ref(), obs.establishment_hint.as_deref(), &hostnames, &obs.host.addresses)
+                .map(|a| (a.establishment, a.reason));
+            let keys = identity::keys(&obs.host, attribution.as_ref().map(|a| &a.0));
+            if keys.is_empty() {
+                report.unidentified += 1;
+                continue;
+            }
+            report.first_observed = Some(report.first_observed.map_or(at, |f| f.min(at)));
+            report.last_observed = Some(report.last_observed.map_or(at, |l| l.max(at)));
+            prepared.push(Prepared { obs, at, attribution, keys });
+        }
+        if prepared.is_empty() {
+            return Ok(());
+        }
+        // 2. resolve against the database, then group within the batch
+        let key_lists: Vec<Vec<String>> = prepared.iter().map(|p| p.keys.clone()).collect();
+        let resolved = tx.resolve_keys(&key_lists).await.map_err(store_err)?;
+        let mut groups: Vec<Group> = Vec::new();
+        let mut by_host: HashMap<i64, usize> = HashMap::new();
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        let mut new_groups: Vec<usize> = Vec::new();
+        for (p, found) in prepared.into_iter().zip(resolved) {
+            let gi = match found.and_then(|id| by_host.get(&id).copied()) {
+                Some(gi) => Some(gi),
+                None => p.keys.iter().find_map(|k| by_key.get(k).copied()),
+            };
+            let gi = match (gi, found) {
+                (Some(gi), _) => gi,
+                (None, Some(id)) => {
+                    groups.push(Group { host_id: id, record: None, items: Vec::new() });
+                    by_host.insert(id, groups.len() - 1);
+                    groups.len() - 1
+                }
+                (None, None) => {
+                    groups.push(Group { host_id: 0, record: None, items: Vec::new() });
+                    new_groups.push(groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            for k in &p.keys {
+                by_key.entry(k.clone()).or_insert(gi);
+            }
+            groups[gi].items.push(p);
+        }
+        if !new_groups.is_empty() {
+            let first = tx.allocate_host_ids(new_groups.len() as u64).await.map_err(store_err)?;
+            for (i, gi) in new_groups.iter().enumerate() {
+                groups[*gi].host_id = first + i as i64;
+            }
+        }
+        let existing: Vec<i64> = by_host.keys().copied().collect();
+        let records = tx.load_hosts(&existing).await.map_err(store_err)?;
+        for r in records {
+            if let Some(&gi) = by_host.get(&r.id) {
+                groups[gi].record = Some(r);
+            }
+        }
+        // 3. software dictionary: stored ids we do not know, and observed entries
+        let mut unknown_ids: BTreeSet<u32> = BTreeSet::new();
+        for g in &groups {
+            for s in g.record.iter().flat_map(|r| r.sources.iter()) {
+                for id in s.software_ids.iter().flatten() {
+                    if self.dict.get(*id).is_none() {
+                        unknown_ids.insert(*id);
+                    }
+                }
+            }
+        }
+        if !unknown_ids.is_empty() {
+            let ids: Vec<u32> = unknown_ids.into_iter().collect();
+            for (id, sw) in tx.software_by_ids(&ids).await.map_err(store_err)? {
+                self.dict.insert_pending(id, sw);
+            }
+        }
+        let mut unseen: Vec<Software> = Vec::new();
+        let mut unseen_set: BTreeSet<&Software> = BTreeSet::new();
+        for g in &groups {
+            for p in &g.items {
+                let lists: Vec<&Vec<Software>> = match &p.obs.software {
+                    vigie_core::Section::Unknown => vec![],
+                    vigie_core::Section::Full(l) => vec![l],
+                    vigie_core::Section::Delta { added, removed } => vec![added, removed],
+                };
+                for s in lists.into_iter().flatten() {
+                    if self.dict.id(s).is_none() && unseen_set.insert(s) {
+                        unseen.push(s.clone());
+                    }
+                }
+            }
+        }
+        drop(unseen_set);
+        if !unseen.is_empty() {
+            let ids = tx.intern_software(&unseen).await.map_err(store_err)?;
+            for (id, sw) in ids.into_iter().zip(unseen) {
+                self.dict.insert_pending(id, sw);
+            }
+        }
+        // 4. apply, merge, evaluate: CPU work, in parallel off the async runtime
+        let rules = self.rules.clone();
+        let checks = self.checks.clone();
+        let dict = std::mem::take(&mut self.dict);
+        let (results, dict) = tokio::task::spawn_blocking(move || {
+            let results: Vec<GroupResult> =
+                groups.into_par_iter().map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict)).collect();
+            (results, dict)
+        })
+        .await
+        .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+        self.dict = dict;
+        // 5. write, in rounds so that no host appears twice in one statement batch
+        let mut rounds: Vec<Vec<HostChange>> = Vec::new();
+        for r in results {
+            report.stale += r.stale;
+            report.findings_opened += r.opened;
+            report.findings_closed += r.closed;
+            for (i, c) in r.changes.into_iter().enumerate() {
+                if c.is_new {
+                    acc.hosts_new.insert(c.host_id);
+                } else {
+                    acc.hosts_updated.insert(c.host_id);
+                }
+                if c.establishment.is_none() {
+                    acc.unassigned.insert(c.host_id);
+                } else {
+                    acc.unassigned.remove(&c.host_id);
+                }
+                if let Some(prev) = &c.previous_establishment {
+                    acc.touched.insert(prev.clone());
+                }
+                acc.touched.insert(c.establishment.clone());
+                acc.days.insert(Day::of_timestamp(c.observed_at));
+                if rounds.len() <= i {
+                    rounds.push(Vec::new());
+                }
+                rounds[i].push(c);
+            }
+        }
+        for round in rounds {
+            tx.apply(&round).await.map_err(store_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a re-assessment changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AssessReport {
+    pub at: Option<Timestamp>,
+    pub hosts: u64,
+    pub findings_opened: u64,
+    pub findings_closed: u64,
+}
+
+impl Pipeline {
+    /// Re-evaluates every machine on its stored facts as of `at`. Rules that
+    /// depend on the date (end of support reached, patches ageing, machines
+    /// gone silent) change without any new inventory: run this daily.
+    /// Findings it opens or closes are dated `at`; hosts, sources and keys
+    /// are left as they are. One transaction.
+    pub async fn assess(&mut self, at: Timestamp) -> Result<AssessReport, IngestError> {
+        let name = "assessment";
+        let store_err = |source| IngestError::Store { file: name.to_string(), source };
+        let mut tx = self.store.begin().await.map_err(store_err)?;
+        let mut report = AssessReport { at: Some(at), ..Default::default() };
+        let mut touched: BTreeSet<Option<EstablishmentCode>> = BTreeSet::new();
+        let mut after = 0i64;
+        let result: Result<(), IngestError> = async {
+            loop {
+                let ids = tx.host_ids_after(after, self.batch_size as u64, at).await.map_err(store_err)?;
+                let Some(&last) = ids.last() else { break };
+                after = last;
+                let records = tx.load_hosts(&ids).await.map_err(store_err)?;
+                let mut unknown: BTreeSet<u32> = BTreeSet::new();
+                for r in &records {
+                    for s in &r.sources {
+                        for id in s.software_ids.iter().flatten() {
+                            if self.dict.get(*id).is_none() {
+                                unknown.insert(*id);
+                            }
+                        }
+                    }
+                }
+                if !unknown.is_empty() {
+                    let ids: Vec<u32> = unknown.into_iter().collect();
+                    for (id, sw) in tx.software_by_ids(&ids).await.map_err(store_err)? {
+                        self.dict.insert_pending(id, sw);
+                    }
+                }
+                let rules = self.rules.clone();
+                let checks = self.checks.clone();
+                let dict = std::mem::take(&mut self.dict);
+                let (changes, dict) = tokio::task::spawn_blocking(move || {
+                    let changes: Vec<HostChange> =
+                        records.into_par_iter().filter_map(|r| reassess(r, at, &rules, checks.as_ref(), &dict)).collect();
+                    (changes, dict)
+                })
+                .await
+                .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+                self.dict = dict;
+                report.hosts += ids.len() as u64;
+                for c in &changes {
+                    report.findings_opened += c.opened.len() as u64;
+                    report.findings_closed += c.closed.len() as u64;
+                    touched.insert(c.establishment.clone());
+                }
+                tx.apply(&changes).await.map_err(store_err)?;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            self.dict.rollback();
+            return Err(e);
+        }
+        let touched: Vec<_> = touched.into_iter().collect();
+        tx.refresh_daily(&touched, &[Day::of_timestamp(at)]).await.map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        self.dict.commit();
+        Ok(report)
+    }
+}
+
+/// Re-evaluates one stored host at `at`; `Some` when its findings change.
+fn reassess(
+    r: HostRecord,
+    at: Timestamp,
+    rules: &RuleSet,
+    checks: &(dyn Checks + Send + Sync),
+    dict: &SoftwareDict,
+) -> Option<HostChange> {
+    // an assessment never dates a change before what is already recorded
+    if at < r.latest_event() {
+        return None;
+    }
+    let states: Vec<SourceState> = r.sources.iter().map(|s| to_source_state(s, dict)).collect();
+    let facts = HostFacts::merge(r.hostname.clone(), &states);
+    let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
+    let open: BTreeMap<_, _> = r.open_findings.iter().map(|f| (f.finding.rule.clone(), &f.finding)).collect();
+    let mut opened = Vec::new();
+    let mut updated = Vec::new();
+    let mut still = BTreeSet::new();
+    for f in found {
+        match open.get(&f.rule) {
+            None => opened.push(f.clone()),
+            Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
+            Some(_) => {}
+        }
+        still.insert(f.rule);
+    }
+    let closed: Vec<_> = open.keys().filter(|k| !still.contains(*k)).cloned().collect();
+    if opened.is_empty() && closed.is_empty() && updated.is_empty() {
+        return None;
+    }
+    Some(HostChange {
+        host_id: r.id,
+        is_new: false,
+        previous_establishment: None,
+        establishment: r.establishment.clone(),
+        attribution: None,
+        hostname: r.hostname.clone(),
+        keys: Vec::new(),
+        os: OsSummary::default(),
+        observed_at: at,
+        first_seen: r.first_seen,
+        source: None,
+        opened,
+        closed,
+        updated,
+        bump_open: false,
+    })
+}
+
+enum HashSource {
+    Known(String),
+    Stream(Arc<Mutex<blake3::Hasher>>),
+}
+
+fn to_source_state(s: &StoredSourceState, dict: &SoftwareDict) -> SourceState {
+    SourceState {
+        kind: s.kind,
+        observed_at: s.observed_at,
+        os: s.os.clone(),
+        hotfixes: s.hotfixes.clone(),
+        software: s
+            .software_ids
+            .as_ref()
+            .map(|ids| ids.iter().filter_map(|id| dict.get(*id).cloned()).collect()),
+        features: s.features.clone(),
+        network: s.network.clone(),
+    }
+}
+
+fn to_stored(s: &SourceState, dict: &SoftwareDict) -> StoredSourceState {
+    StoredSourceState {
+        kind: s.kind,
+        observed_at: s.observed_at,
+        os: s.os.clone(),
+        hotfixes: s.hotfixes.clone(),
+        software_ids: s.software.as_ref().map(|l| {
+            let mut ids: Vec<u32> = l.iter().filter_map(|sw| dict.id(sw)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        }),
+        features: s.features.clone(),
+        network: s.network.clone(),
+    }
+}
+
+/// Evidence keys whose value changes with the evaluation day; a change in
+/// them alone does not rewrite the stored finding.
+const VOLATILE_EVIDENCE: &[&str] = &["patch_age_days", "support"];
+
+fn same_finding(a: &Finding, b: &Finding) -> bool {
+    if a.severity != b.severity || a.status != b.status {
+        return false;
+    }
+    let strip = |f: &Finding| {
+        f.evidence
+            .iter()
+            .filter(|(k, _)| !VOLATILE_EVIDENCE.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    strip(a) == strip(b)
+}
+
+fn evaluate_group(g: Group, rules: &RuleSet, checks: &(dyn Checks + Send + Sync), dict: &SoftwareDict) -> GroupResult {
+    let mut out = GroupResult { changes: Vec::new(), stale: 0, opened: 0, closed: 0 };
+    let (mut states, mut open, mut est, mut hostname, mut first_seen, mut last_time, existed) = match &g.record {
+        Some(r) => (
+            r.sources.iter().map(|s| to_source_state(s, dict)).collect::<Vec<_>>(),
+            r.open_findings.iter().map(|f| (f.finding.rule.clone(), f.finding.clone())).collect::<BTreeMap<_, _>>(),
+            r.establishment.clone(),
+            r.hostname.clone(),
+            Some(r.first_seen),
+            Some(r.latest_event()),
+            true,
+        ),
+        None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
+    };
+    let mut previous_est = existed.then(|| est.clone());
+    let mut is_new = !existed;
+    for p in g.items {
+        let obs_time = p.at;
+        let idx = match states.iter().position(|s| s.kind == p.obs.source) {
+            Some(i) => {
+                if obs_time < states[i].observed_at {
+                    out.stale += 1;
+                    continue;
+                }
+                i
+            }
+            None => {
+                states.push(SourceState::empty(p.obs.source, obs_time));
+                states.len() - 1
+            }
+        };
+        states[idx].apply(&p.obs, obs_time);
+        // findings move forward in time only, whatever order sources arrive in
+        let at = last_time.map_or(obs_time, |l| l.max(obs_time));
+        last_time = Some(at);
+        let attribution = p.attribution.as_ref().map(|a| a.1);
+        if let Some((code, _)) = &p.attribution {
+            est = Some(code.clone());
+        }
+        if let Some(h) = p.obs.host.hostname.clone().or_else(|| p.obs.host.fqdn.clone()) {
+            hostname = Some(h);
+        }
+        let first = first_seen.map_or(obs_time, |f| f.min(obs_time));
+        first_seen = Some(first);
+        let facts = HostFacts::merge(hostname.clone(), &states);
+        let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
+        let mut opened = Vec::new();
+        let mut updated = Vec::new();
+        let mut now_open: BTreeMap<_, _> = BTreeMap::new();
+        for f in found {
+            match open.get(&f.rule) {
+                None => opened.push(f.clone()),
+                Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
+                Some(_) => {}
+            }
+            now_open.insert(f.rule.clone(), f);
+        }
+        let closed: Vec<_> = open.keys().filter(|r| !now_open.contains_key(*r)).cloned().collect();
+        let bump_open = now_open.len() > opened.len();
+        out.opened += opened.len() as u64;
+        out.closed += closed.len() as u64;
+        open = now_open;
+        let mut keys = identity::keys(&p.obs.host, est.as_ref());
+        keys.extend(p.keys.iter().filter(|k| k.starts_with("hw:")).cloned());
+        keys.sort();
+        keys.dedup();
+        let os = facts.os.as_ref().map(|o| OsSummary {
+            family: Some(o.family),
+            name: o.name.clone(),
+            version: o.version.clone(),
+            build: o.build,
+            ubr: o.ubr,
+        });
+        out.changes.push(HostChange {
+            host_id: g.host_id,
+            is_new,
+            previous_establishment: previous_est.clone(),
+            establishment: est.clone(),
+            attribution,
+            hostname: hostname.clone(),
+            keys,
+            os: os.unwrap_or_default(),
+            observed_at: at,
+            first_seen: first,
+            source: Some(to_stored(&states[idx], dict)),
+            opened,
+            closed,
+            updated,
+            bump_open,
+        });
+        previous_est = Some(est.clone());
+        is_new = false;
+    }
+    out
+}

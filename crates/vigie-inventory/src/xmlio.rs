@@ -1,0 +1,110 @@
+//! quick-xml set-up shared by the Fusion/OCS and nmap parsers.
+
+use crate::ParseOptions;
+use crate::error::{Location, ParseError};
+use crate::input::{GuardedInput, declared_xml_encoding, is_latin1_label, prepare, token_too_long};
+use quick_xml::Reader;
+use quick_xml::events::{BytesRef, BytesStart};
+use std::io::BufRead;
+
+/// Longest text value kept for one element. Every value we read (names,
+/// versions, dates) is far shorter; the cap keeps a hostile file from
+/// growing our text buffer through many small text events.
+pub(crate) const MAX_VALUE: usize = 8 * 1024;
+
+/// Builds a reader over `input`: skips a UTF-8 BOM, rejects UTF-16, and
+/// transcodes when the declaration names a Latin-1 family encoding.
+pub(crate) fn open<R: BufRead>(
+    mut input: R,
+    opts: &ParseOptions,
+) -> Result<Reader<GuardedInput<R>>, ParseError> {
+    prepare(&mut input)?;
+    let declared = match input.fill_buf() {
+        Ok(head) => declared_xml_encoding(head),
+        Err(e) => {
+            return Err(ParseError::new(
+                Location::Byte(0),
+                format!("read error: {e}"),
+            ));
+        }
+    };
+    let latin1 = match declared.as_deref() {
+        None | Some("utf-8" | "utf8") => false,
+        Some(label) if is_latin1_label(label) => true,
+        Some(label) if label.starts_with("utf-16") => return Err(crate::input::utf16_error()),
+        Some(label) => {
+            return Err(ParseError::new(
+                Location::Byte(0),
+                format!("unsupported xml encoding {label:?}; convert the file to utf-8"),
+            ));
+        }
+    };
+    let guarded = GuardedInput::new(input, opts.max_line_bytes, latin1);
+    let mut reader = Reader::from_reader(guarded);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    Ok(reader)
+}
+
+/// Converts a quick-xml error into ours, naming the byte offset.
+pub(crate) fn error<R>(reader: &Reader<R>, e: &quick_xml::Error) -> ParseError {
+    if let quick_xml::Error::Io(io) = e
+        && let Some(max) = token_too_long(io)
+    {
+        return ParseError::new(
+            Location::Byte(reader.buffer_position()),
+            format!("xml text or tag longer than {max} bytes"),
+        );
+    }
+    match e {
+        // quick-xml only tracks an error position for syntax errors.
+        quick_xml::Error::Encoding(_) => ParseError::new(
+            Location::Byte(reader.buffer_position()),
+            "input is not valid utf-8; declare its encoding (e.g. encoding=\"ISO-8859-1\") or convert it",
+        ),
+        other => ParseError::new(
+            Location::Byte(reader.error_position()),
+            format!("invalid xml: {}", other.to_string().to_lowercase()),
+        ),
+    }
+}
+
+/// The replacement text of an entity or character reference; unknown
+/// entities (only a DTD could define them, and we never read DTDs) give
+/// nothing.
+pub(crate) fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
+    if let Ok(Some(c)) = r.resolve_char_ref() {
+        return Some(c.to_string());
+    }
+    quick_xml::escape::resolve_predefined_entity(r).map(str::to_string)
+}
+
+/// Appends text to a value buffer, within [`MAX_VALUE`].
+pub(crate) fn push_text(buf: &mut String, text: &str) {
+    let room = MAX_VALUE.saturating_sub(buf.len());
+    if room == 0 {
+        return;
+    }
+    if text.len() <= room {
+        buf.push_str(text);
+    } else {
+        let mut end = room;
+        while end > 0 && !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        buf.push_str(text.get(..end).unwrap_or(""));
+    }
+}
+
+/// The value of one attribute, unescaped; malformed attributes give `None`.
+pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+    for a in e.attributes().flatten() {
+        if a.key.as_ref() == name {
+            return a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .ok()
+                .map(|v| v.into_owned());
+        }
+    }
+    None
+}

@@ -1,0 +1,214 @@
+//! Knowledge-base checks as the rule engine sees them: a state name plus
+//! evidence. The trait keeps the evaluator independent of how the knowledge
+//! base computes its verdicts (and lets tests substitute fixed answers).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use vigie_core::{Day, Evidence, FindingStatus, HostFacts, Software};
+use vigie_kb::{KevMatch, KnowledgeBase, LifecycleStatus, Ms17Verdict, Smb1Verdict};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// One of the check's states (see `CheckKind::states`).
+    pub state: &'static str,
+    pub evidence: Evidence,
+    /// The outcome is a lead for an analyst, not an established fact.
+    pub needs_review: bool,
+}
+
+impl CheckOutcome {
+    pub fn new(state: &'static str, evidence: Evidence) -> Self {
+        CheckOutcome { state, evidence, needs_review: false }
+    }
+}
+
+pub trait Checks: Sync {
+    fn os_lifecycle(&self, facts: &HostFacts, on: Day) -> CheckOutcome;
+    fn ms17_010(&self, facts: &HostFacts) -> CheckOutcome;
+    fn smbv1(&self, facts: &HostFacts) -> CheckOutcome;
+    /// Release day of the newest installed security update, with evidence.
+    fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)>;
+    fn kev_software(&self, facts: &HostFacts) -> CheckOutcome;
+}
+
+/// How many distinct software entries the KEV cache keeps before it is
+/// cleared (bounded memory whatever the fleet).
+const KEV_CACHE_LIMIT: usize = 200_000;
+
+/// [`Checks`] backed by the knowledge base, with a cache of KEV matches per
+/// distinct software (fleets repeat the same few thousand programs).
+pub struct KbChecks {
+    kb: Arc<KnowledgeBase>,
+    kev_cache: RwLock<HashMap<Software, Arc<Vec<KevMatch>>>>,
+}
+
+impl KbChecks {
+    pub fn new(kb: Arc<KnowledgeBase>) -> Self {
+        KbChecks { kb, kev_cache: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    fn kev_for(&self, sw: &Software) -> Arc<Vec<KevMatch>> {
+        if let Ok(cache) = self.kev_cache.read()
+            && let Some(hit) = cache.get(sw)
+        {
+            return hit.clone();
+        }
+        let found = Arc::new(self.kb.kev_for_software(sw));
+        if let Ok(mut cache) = self.kev_cache.write() {
+            if cache.len() >= KEV_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(sw.clone(), found.clone());
+        }
+        found
+    }
+}
+
+fn with(mut e: Evidence, k: &str, v: String) -> Evidence {
+    e.insert(k.to_string(), v);
+    e
+}
+
+impl Checks for KbChecks {
+    fn os_lifecycle(&self, facts: &HostFacts, on: Day) -> CheckOutcome {
+        let Some(os) = &facts.os else {
+            return CheckOutcome::new("unknown", with(Evidence::new(), "os", "no source reported the operating system".into()));
+        };
+        let v = self.kb.lifecycle(os, on);
+        let mut ev = v.evidence.clone();
+        ev.insert("product".into(), v.product.clone());
+        if let Some(src) = facts.os_source {
+            ev.insert("os_source".into(), src.to_string());
+        }
+        let state = match &v.status {
+            LifecycleStatus::Supported => "supported",
+            LifecycleStatus::EndsSoon { ends, days_left } => {
+                ev.insert("support".into(), format!("security updates end on {ends} ({days_left} days left)"));
+                "ends-soon"
+            }
+            LifecycleStatus::EsuOnly { security_end, esu_end } => {
+                ev.insert(
+                    "support".into(),
+                    format!("free security updates ended on {security_end}; only paid extended security updates (ESU) until {esu_end}"),
+                );
+                "esu-only"
+            }
+            LifecycleStatus::Eol { since } => {
+                ev.insert(
+                    "support".into(),
+                    match since {
+                        Some(d) => format!("no security updates since {d}"),
+                        None => "no security updates (end date not published)".into(),
+                    },
+                );
+                "eol"
+            }
+            LifecycleStatus::Unknown { reason } => {
+                ev.insert("support".into(), format!("unknown: {reason}"));
+                "unknown"
+            }
+        };
+        CheckOutcome::new(state, ev)
+    }
+
+    fn ms17_010(&self, facts: &HostFacts) -> CheckOutcome {
+        let v = self.kb.ms17_010(facts);
+        let mut ev = v.evidence().clone();
+        let state = match &v {
+            Ms17Verdict::NotAffected { reason, .. } => {
+                ev.insert("verdict".into(), format!("not affected: {reason}"));
+                "not-affected"
+            }
+            Ms17Verdict::Fixed { by, .. } => {
+                ev.insert("verdict".into(), format!("fixed by {by}"));
+                "fixed"
+            }
+            Ms17Verdict::Missing { platform, fix_kbs, .. } => {
+                ev.insert("platform".into(), platform.clone());
+                if !fix_kbs.is_empty() {
+                    ev.insert("fixing_updates".into(), fix_kbs.join(", "));
+                }
+                "missing"
+            }
+            Ms17Verdict::Unknown { reason, .. } => {
+                ev.insert("verdict".into(), format!("unknown: {reason}"));
+                "unknown"
+            }
+        };
+        CheckOutcome::new(state, ev)
+    }
+
+    fn smbv1(&self, facts: &HostFacts) -> CheckOutcome {
+        match self.kb.smbv1(facts) {
+            Smb1Verdict::Enabled { evidence } => CheckOutcome::new("enabled", evidence),
+            Smb1Verdict::NotEnabled { evidence } => CheckOutcome::new("not-enabled", evidence),
+            Smb1Verdict::Unknown => CheckOutcome::new("unknown", Evidence::new()),
+        }
+    }
+
+    fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)> {
+        let p = self.kb.newest_security_update(facts)?;
+        let mut ev = p.evidence.clone();
+        ev.insert("newest_security_update".into(), p.basis.clone());
+        Some((p.released, ev))
+    }
+
+    fn kev_software(&self, facts: &HostFacts) -> CheckOutcome {
+        let Some(list) = &facts.software else {
+            return CheckOutcome::new("none", Evidence::new());
+        };
+        let mut confirmed: Vec<String> = Vec::new();
+        let mut review: Vec<String> = Vec::new();
+        let mut ransomware = false;
+        for sw in list {
+            for m in self.kev_for(sw).iter() {
+                let label = format!(
+                    "{} {} ({}: {} {})",
+                    sw.name,
+                    sw.version.as_deref().unwrap_or("?"),
+                    m.cve,
+                    m.vendor,
+                    m.product
+                );
+                ransomware |= m.ransomware_known;
+                match m.confidence {
+                    FindingStatus::Confirmed => confirmed.push(label),
+                    FindingStatus::NeedsReview => review.push(label),
+                }
+            }
+        }
+        confirmed.sort();
+        confirmed.dedup();
+        review.sort();
+        review.dedup();
+        let cap = |v: &[String]| -> String {
+            const MAX: usize = 20;
+            let mut s = v.iter().take(MAX).cloned().collect::<Vec<_>>().join("; ");
+            if v.len() > MAX {
+                s.push_str(&format!("; … and {} more", v.len() - MAX));
+            }
+            s
+        };
+        let mut ev = Evidence::new();
+        if !confirmed.is_empty() {
+            ev.insert("kev_confirmed".into(), cap(&confirmed));
+        }
+        if !review.is_empty() {
+            ev.insert("kev_needs_review".into(), cap(&review));
+        }
+        if ransomware {
+            ev.insert("known_ransomware_use".into(), "yes".into());
+        }
+        if !confirmed.is_empty() {
+            CheckOutcome::new("confirmed", ev)
+        } else if !review.is_empty() {
+            CheckOutcome { state: "needs-review", evidence: ev, needs_review: true }
+        } else {
+            CheckOutcome::new("none", ev)
+        }
+    }
+}

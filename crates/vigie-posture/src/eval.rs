@@ -1,0 +1,221 @@
+//! Rule evaluation: conditions against merged host facts, producing findings
+//! with the evidence that made each condition true.
+
+use crate::checks::{CheckOutcome, Checks};
+use crate::lang::{CheckKind, Condition, Fact, Rule, RuleSet, Test};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use vigie_core::version::compare;
+use vigie_core::{Day, Evidence, Finding, FindingStatus, HostFacts};
+
+/// Memoised check outcomes for one host on one day: several rules share a
+/// check (os-eol and os-eol-soon both read the lifecycle).
+pub struct Evaluation<'a> {
+    facts: &'a HostFacts,
+    on: Day,
+    checks: &'a dyn Checks,
+    cache: HashMap<CheckKind, CheckOutcome>,
+    patch: Option<Option<(Day, Evidence)>>,
+}
+
+/// What a condition adds when it holds.
+#[derive(Default)]
+struct Match {
+    evidence: Evidence,
+    states: Vec<&'static str>,
+    needs_review: bool,
+}
+
+impl<'a> Evaluation<'a> {
+    pub fn new(facts: &'a HostFacts, on: Day, checks: &'a dyn Checks) -> Self {
+        Evaluation { facts, on, checks, cache: HashMap::new(), patch: None }
+    }
+
+    fn check(&mut self, kind: CheckKind) -> &CheckOutcome {
+        let (facts, on, checks) = (self.facts, self.on, self.checks);
+        self.cache.entry(kind).or_insert_with(|| match kind {
+            CheckKind::OsLifecycle => checks.os_lifecycle(facts, on),
+            CheckKind::Ms17010 => checks.ms17_010(facts),
+            CheckKind::Smbv1 => checks.smbv1(facts),
+            CheckKind::KevSoftware => checks.kev_software(facts),
+        })
+    }
+
+    fn patch(&mut self) -> Option<(Day, Evidence)> {
+        if self.patch.is_none() {
+            self.patch = Some(self.checks.newest_security_update(self.facts));
+        }
+        self.patch.clone().flatten()
+    }
+
+    fn eval(&mut self, c: &Condition) -> Option<Match> {
+        match c {
+            Condition::All(list) => {
+                let mut m = Match::default();
+                for c in list {
+                    let sub = self.eval(c)?;
+                    m.evidence.extend(sub.evidence);
+                    m.states.extend(sub.states);
+                    m.needs_review |= sub.needs_review;
+                }
+                Some(m)
+            }
+            Condition::Any(list) => list.iter().find_map(|c| self.eval(c)),
+            Condition::Not(inner) => match self.eval(inner) {
+                Some(_) => None,
+                None => Some(Match::default()),
+            },
+            Condition::Check { check, states } => {
+                let out = self.check(*check);
+                if states.iter().any(|s| s == out.state) {
+                    let mut evidence = out.evidence.clone();
+                    evidence.insert(format!("check.{}", check.as_str()), out.state.to_string());
+                    Some(Match { evidence, states: vec![out.state], needs_review: out.needs_review })
+                } else {
+                    None
+                }
+            }
+            Condition::PatchAge { older_than_days } => {
+                let (released, mut evidence) = self.patch()?;
+                let age = self.on.days_since(released);
+                if age > i32::try_from(*older_than_days).unwrap_or(i32::MAX) {
+                    evidence.insert("patch_age_days".into(), format!("{age} days on {} (threshold {older_than_days})", self.on));
+                    Some(Match { evidence, ..Default::default() })
+                } else {
+                    None
+                }
+            }
+            Condition::Fact { fact, test } => {
+                let value = fact_value(self.facts, *fact);
+                if run_test(test, value.as_deref()) {
+                    let mut m = Match::default();
+                    m.evidence.insert(fact.name().to_string(), value.unwrap_or_else(|| "(not reported)".into()));
+                    Some(m)
+                } else {
+                    None
+                }
+            }
+            Condition::Software { name, version } => {
+                let list = self.facts.software.as_ref()?;
+                let hits: Vec<String> = list
+                    .iter()
+                    .filter(|s| name.0.is_match(&s.name))
+                    .filter(|s| version.as_ref().is_none_or(|t| run_test(t, s.version.as_deref())))
+                    .map(|s| format!("{} {}", s.name, s.version.as_deref().unwrap_or("?")))
+                    .collect();
+                if hits.is_empty() {
+                    return None;
+                }
+                let mut m = Match::default();
+                m.evidence.insert("software".into(), hits.join("; "));
+                Some(m)
+            }
+            Condition::HotfixPresent(kbs) => {
+                let found: Vec<&String> = kbs.iter().filter(|k| self.facts.has_hotfix(k)).collect();
+                if found.is_empty() {
+                    return None;
+                }
+                let mut m = Match::default();
+                m.evidence.insert("hotfix_present".into(), found.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+                Some(m)
+            }
+            Condition::HotfixMissing(kbs) => {
+                // an unknown update list proves nothing
+                self.facts.hotfixes.as_ref()?;
+                if kbs.iter().any(|k| self.facts.has_hotfix(k)) {
+                    return None;
+                }
+                let mut m = Match::default();
+                m.evidence.insert("hotfix_missing".into(), kbs.join(", "));
+                Some(m)
+            }
+            Condition::FeatureEnabled(name) => {
+                let f = self.facts.features.as_ref()?.iter().find(|f| f.name.eq_ignore_ascii_case(name) && f.enabled)?;
+                let mut m = Match::default();
+                m.evidence.insert("feature".into(), format!("{} enabled", f.name));
+                Some(m)
+            }
+            Condition::StaleDays(days) => {
+                let newest = self.facts.sources.iter().map(|s| s.last_observed).max()?;
+                let age = self.on.days_since(Day::of_timestamp(newest));
+                if age > i32::try_from(*days).unwrap_or(i32::MAX) {
+                    let mut m = Match::default();
+                    m.evidence.insert("last_report".into(), format!("{newest} ({age} days before {})", self.on));
+                    Some(m)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Evaluates one rule; `Some` when it holds.
+    pub fn rule(&mut self, rule: &Rule) -> Option<Finding> {
+        let m = self.eval(&rule.when)?;
+        let severity = m
+            .states
+            .iter()
+            .find_map(|s| rule.severity_by_state.get(*s))
+            .copied()
+            .unwrap_or(rule.severity);
+        let mut evidence = m.evidence;
+        if let Some(os) = &self.facts.os {
+            if let Some(n) = &os.name {
+                evidence.entry("os.name".into()).or_insert_with(|| n.clone());
+            }
+            if let Some(v) = &os.version {
+                let full = match os.ubr {
+                    Some(u) => format!("{v}.{u}"),
+                    None => v.clone(),
+                };
+                evidence.entry("os.version".into()).or_insert(full);
+            }
+        }
+        Some(Finding {
+            rule: rule.id.clone(),
+            severity,
+            status: if m.needs_review { FindingStatus::NeedsReview } else { FindingStatus::Confirmed },
+            evidence,
+        })
+    }
+}
+
+fn fact_value(f: &HostFacts, fact: Fact) -> Option<String> {
+    let os = f.os.as_ref();
+    match fact {
+        Fact::OsFamily => os.map(|o| o.family.as_str().to_string()),
+        Fact::OsName => os.and_then(|o| o.name.clone()),
+        Fact::OsVersion => os.and_then(|o| o.version.clone()),
+        Fact::OsBuild => os.and_then(|o| o.build).map(|b| b.to_string()),
+        Fact::OsUbr => os.and_then(|o| o.ubr).map(|b| b.to_string()),
+        Fact::OsEdition => os.and_then(|o| o.edition.clone()),
+        Fact::OsServicePack => os.and_then(|o| o.service_pack.clone()),
+        Fact::OsDisplayVersion => os.and_then(|o| o.display_version.clone()),
+        Fact::Hostname => f.hostname.clone(),
+    }
+}
+
+fn run_test(t: &Test, value: Option<&str>) -> bool {
+    let Some(v) = value else {
+        return matches!(t, Test::Exists(false));
+    };
+    match t {
+        Test::Exists(want) => *want,
+        Test::Equals(x) => v.eq_ignore_ascii_case(x),
+        Test::Contains(x) => v.to_lowercase().contains(&x.to_lowercase()),
+        Test::Matches(r) => r.is_match(v),
+        Test::In(list) => list.iter().any(|x| x.eq_ignore_ascii_case(v)),
+        Test::VersionLt(x) => compare(v, x) == Ordering::Less,
+        Test::VersionLe(x) => compare(v, x) != Ordering::Greater,
+        Test::VersionGt(x) => compare(v, x) == Ordering::Greater,
+        Test::VersionGe(x) => compare(v, x) != Ordering::Less,
+    }
+}
+
+impl RuleSet {
+    /// Evaluates every rule against a host on a day.
+    pub fn evaluate(&self, facts: &HostFacts, on: Day, checks: &dyn Checks) -> Vec<Finding> {
+        let mut ev = Evaluation::new(facts, on, checks);
+        self.rules().iter().filter_map(|r| ev.rule(r)).collect()
+    }
+}
