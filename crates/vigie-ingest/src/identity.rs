@@ -14,7 +14,9 @@ fn scope(est: Option<&EstablishmentCode>) -> &str {
 /// Addresses that say nothing about which machine this is.
 pub fn meaningful_address(a: &IpAddr) -> bool {
     match a {
-        IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_unspecified() || v4.is_link_local() || v4.is_broadcast()),
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback() || v4.is_unspecified() || v4.is_link_local() || v4.is_broadcast())
+        }
         IpAddr::V6(v6) => {
             !(v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80)
         }
@@ -45,11 +47,18 @@ mod tests {
         let id = HostIdentity {
             hostname: Some("PC-1.example.org".into()),
             serial: Some("CZC1234".into()),
-            addresses: vec!["10.0.0.5".parse().unwrap(), "127.0.0.1".parse().unwrap(), "fe80::1".parse().unwrap()],
+            addresses: vec![
+                "10.0.0.5".parse().unwrap(),
+                "127.0.0.1".parse().unwrap(),
+                "fe80::1".parse().unwrap(),
+            ],
             ..Default::default()
         };
         let est = EstablishmentCode::new("RAL").unwrap();
-        assert_eq!(keys(&id, Some(&est)), vec!["hw:serial:czc1234", "name:RAL:pc-1", "addr:RAL:10.0.0.5"]);
+        assert_eq!(
+            keys(&id, Some(&est)),
+            vec!["hw:serial:czc1234", "name:RAL:pc-1", "addr:RAL:10.0.0.5"]
+        );
         assert_eq!(keys(&HostIdentity::default(), None), Vec::<String>::new());
     }
 }

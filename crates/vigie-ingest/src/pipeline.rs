@@ -9,17 +9,25 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use vigie_core::facts::SourceState;
 use vigie_core::{
-    AttributionReason, Day, EstablishmentCode, Finding, HostFacts, Observation, OrgDirectory, Software,
+    AttributionReason, Day, EstablishmentCode, Finding, HostFacts, Observation, OrgDirectory,
+    Software,
 };
 use vigie_inventory::{DETECT_BYTES, Format, ParseError, ParseOptions};
 use vigie_posture::{Checks, RuleSet};
-use vigie_store::{FileRecord, HostChange, HostRecord, OsSummary, Store, StoreError, StoreTx, StoredSourceState};
+use vigie_store::{
+    FileRecord, HostChange, HostRecord, OsSummary, Store, StoreError, StoreTx, StoredSourceState,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("{file}: cannot read: {source}")]
-    Io { file: String, source: std::io::Error },
-    #[error("{file}: format not recognised (expected osquery, glpi-json, fusion-xml, ocs-xml, nmap or csv)")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}: format not recognised (expected osquery, glpi-json, fusion-xml, ocs-xml, nmap or csv)"
+    )]
     UnknownFormat { file: String },
     #[error("{file}: {error}")]
     Parse { file: String, error: ParseError },
@@ -168,7 +176,12 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 impl Pipeline {
-    pub fn new(store: Arc<dyn Store>, org: OrgDirectory, rules: RuleSet, checks: Arc<dyn Checks + Send + Sync>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        org: OrgDirectory,
+        rules: RuleSet,
+        checks: Arc<dyn Checks + Send + Sync>,
+    ) -> Self {
         Pipeline {
             store,
             org: Arc::new(org),
@@ -199,32 +212,43 @@ impl Pipeline {
 
     /// Ingests one file. Its content hash is computed first so a file
     /// already ingested is skipped without parsing.
-    pub async fn ingest_file(&mut self, path: &Path, opts: &IngestOptions) -> Result<FileReport, IngestError> {
+    pub async fn ingest_file(
+        &mut self,
+        path: &Path,
+        opts: &IngestOptions,
+    ) -> Result<FileReport, IngestError> {
         self.check_options(opts)?;
         let name = path.display().to_string();
-        let io = |source| IngestError::Io { file: name.clone(), source };
+        let io = |source| IngestError::Io {
+            file: name.clone(),
+            source,
+        };
         let p = path.to_path_buf();
-        let (hash, head) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, Vec<u8>)> {
-            let mut f = std::fs::File::open(&p)?;
-            let mut hasher = blake3::Hasher::new();
-            let mut head = Vec::new();
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
+        let (hash, head) =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(String, Vec<u8>)> {
+                let mut f = std::fs::File::open(&p)?;
+                let mut hasher = blake3::Hasher::new();
+                let mut head = Vec::new();
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    if head.len() < DETECT_BYTES {
+                        let take = n.min(DETECT_BYTES - head.len());
+                        head.extend_from_slice(&buf[..take]);
+                    }
+                    hasher.update(&buf[..n]);
                 }
-                if head.len() < DETECT_BYTES {
-                    let take = n.min(DETECT_BYTES - head.len());
-                    head.extend_from_slice(&buf[..take]);
-                }
-                hasher.update(&buf[..n]);
-            }
-            Ok((hasher.finalize().to_hex().to_string(), head))
-        })
-        .await
-        .map_err(|e| IngestError::Internal { file: name.clone(), detail: e.to_string() })?
-        .map_err(io)?;
+                Ok((hasher.finalize().to_hex().to_string(), head))
+            })
+            .await
+            .map_err(|e| IngestError::Internal {
+                file: name.clone(),
+                detail: e.to_string(),
+            })?
+            .map_err(io)?;
         let format = match opts.format.or_else(|| vigie_inventory::detect(&head)) {
             Some(f) => f,
             None => return Err(IngestError::UnknownFormat { file: name }),
@@ -233,7 +257,10 @@ impl Pipeline {
             .store
             .file_record(&hash)
             .await
-            .map_err(|source| IngestError::Store { file: name.clone(), source })?
+            .map_err(|source| IngestError::Store {
+                file: name.clone(),
+                source,
+            })?
             .is_some()
         {
             let mut r = FileReport::new(&name, format, &hash);
@@ -254,18 +281,33 @@ impl Pipeline {
         opts: &IngestOptions,
     ) -> Result<FileReport, IngestError> {
         self.check_options(opts)?;
-        let io = |source| IngestError::Io { file: name.to_string(), source };
+        let io = |source| IngestError::Io {
+            file: name.to_string(),
+            source,
+        };
         let mut head = Vec::with_capacity(DETECT_BYTES);
-        (&mut reader).take(DETECT_BYTES as u64).read_to_end(&mut head).map_err(io)?;
+        (&mut reader)
+            .take(DETECT_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
         let format = match opts.format.or_else(|| vigie_inventory::detect(&head)) {
             Some(f) => f,
-            None => return Err(IngestError::UnknownFormat { file: name.to_string() }),
+            None => {
+                return Err(IngestError::UnknownFormat {
+                    file: name.to_string(),
+                });
+            }
         };
         let hasher = Arc::new(Mutex::new(blake3::Hasher::new()));
         let chained = std::io::Cursor::new(head).chain(reader);
-        let hashing = HashingReader { inner: chained, hasher: hasher.clone() };
+        let hashing = HashingReader {
+            inner: chained,
+            hasher: hasher.clone(),
+        };
         let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 18, hashing));
-        let mut report = self.run_with_hasher(name, format, reader, hasher, opts).await?;
+        let mut report = self
+            .run_with_hasher(name, format, reader, hasher, opts)
+            .await?;
         report.file = name.to_string();
         Ok(report)
     }
@@ -280,7 +322,8 @@ impl Pipeline {
     ) -> Result<FileReport, IngestError> {
         // The hash is final only once the parser has read everything; `run`
         // asks for it through this closure at the end.
-        self.run_inner(name, format, reader, HashSource::Stream(hasher), opts).await
+        self.run_inner(name, format, reader, HashSource::Stream(hasher), opts)
+            .await
     }
 
     async fn run(
@@ -322,8 +365,12 @@ impl Pipeline {
         hash: HashSource,
         opts: &IngestOptions,
     ) -> Result<FileReport, IngestError> {
-        let store_err = |source| IngestError::Store { file: name.to_string(), source };
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<Observation>, ParseError>>(4);
+        let store_err = |source| IngestError::Store {
+            file: name.to_string(),
+            source,
+        };
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::channel::<Result<Vec<Observation>, ParseError>>(4);
         let batch_size = self.batch_size;
         let parse_opts = opts.parse.clone();
         // Parsing runs on its own thread so it overlaps with database work.
@@ -335,7 +382,9 @@ impl Pipeline {
                     match item {
                         Ok(o) => {
                             buf.push(o);
-                            if buf.len() >= batch_size && sender.blocking_send(Ok(std::mem::take(&mut buf))).is_err() {
+                            if buf.len() >= batch_size
+                                && sender.blocking_send(Ok(std::mem::take(&mut buf))).is_err()
+                            {
                                 return;
                             }
                         }
@@ -349,7 +398,10 @@ impl Pipeline {
                     let _ = sender.blocking_send(Ok(buf));
                 }
             })
-            .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+            .map_err(|e| IngestError::Internal {
+                file: name.to_string(),
+                detail: e.to_string(),
+            })?;
 
         let mut tx = self.store.begin().await.map_err(store_err)?;
         let mut report = FileReport::new(name, format, "");
@@ -358,11 +410,15 @@ impl Pipeline {
             match msg {
                 Ok(batch) => {
                     report.observations += batch.len() as u64;
-                    self.process_batch(name, tx.as_mut(), batch, opts, &mut report, &mut acc).await?;
+                    self.process_batch(name, tx.as_mut(), batch, opts, &mut report, &mut acc)
+                        .await?;
                 }
                 Err(error) => {
                     // dropping `tx` rolls back everything this file wrote
-                    return Err(IngestError::Parse { file: name.to_string(), error });
+                    return Err(IngestError::Parse {
+                        file: name.to_string(),
+                        error,
+                    });
                 }
             }
         }
@@ -373,7 +429,12 @@ impl Pipeline {
             HashSource::Known(h) => h,
             HashSource::Stream(h) => match h.lock() {
                 Ok(hasher) => hasher.finalize().to_hex().to_string(),
-                Err(_) => return Err(IngestError::Internal { file: name.to_string(), detail: "hash lock poisoned".into() }),
+                Err(_) => {
+                    return Err(IngestError::Internal {
+                        file: name.to_string(),
+                        detail: "hash lock poisoned".into(),
+                    });
+                }
             },
         };
         report.content_hash = content_hash.clone();
@@ -415,15 +476,26 @@ impl Pipeline {
         report: &mut FileReport,
         acc: &mut Acc,
     ) -> Result<(), IngestError> {
-        let store_err = |source| IngestError::Store { file: name.to_string(), source };
+        let store_err = |source| IngestError::Store {
+            file: name.to_string(),
+            source,
+        };
         // 1. time, attribution, identity keys
         let mut prepared = Vec::with_capacity(batch.len());
         for obs in batch {
             let at = obs.observed_at.or(opts.observed_at).unwrap_or(opts.now);
-            let hostnames: Vec<&str> = [obs.host.hostname.as_deref(), obs.host.fqdn.as_deref()].into_iter().flatten().collect();
+            let hostnames: Vec<&str> = [obs.host.hostname.as_deref(), obs.host.fqdn.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
             let attribution = self
                 .org
-                .attribute(opts.establishment.as_ref(), obs.establishment_hint.as_deref(), &hostnames, &obs.host.addresses)
+                .attribute(
+                    opts.establishment.as_ref(),
+                    obs.establishment_hint.as_deref(),
+                    &hostnames,
+                    &obs.host.addresses,
+                )
                 .map(|a| (a.establishment, a.reason));
             let keys = identity::keys(&obs.host, attribution.as_ref().map(|a| &a.0));
             if keys.is_empty() {
@@ -432,7 +504,12 @@ impl Pipeline {
             }
             report.first_observed = Some(report.first_observed.map_or(at, |f| f.min(at)));
             report.last_observed = Some(report.last_observed.map_or(at, |l| l.max(at)));
-            prepared.push(Prepared { obs, at, attribution, keys });
+            prepared.push(Prepared {
+                obs,
+                at,
+                attribution,
+                keys,
+            });
         }
         if prepared.is_empty() {
             return Ok(());
@@ -452,12 +529,20 @@ impl Pipeline {
             let gi = match (gi, found) {
                 (Some(gi), _) => gi,
                 (None, Some(id)) => {
-                    groups.push(Group { host_id: id, record: None, items: Vec::new() });
+                    groups.push(Group {
+                        host_id: id,
+                        record: None,
+                        items: Vec::new(),
+                    });
                     by_host.insert(id, groups.len() - 1);
                     groups.len() - 1
                 }
                 (None, None) => {
-                    groups.push(Group { host_id: 0, record: None, items: Vec::new() });
+                    groups.push(Group {
+                        host_id: 0,
+                        record: None,
+                        items: Vec::new(),
+                    });
                     new_groups.push(groups.len() - 1);
                     groups.len() - 1
                 }
@@ -468,7 +553,10 @@ impl Pipeline {
             groups[gi].items.push(p);
         }
         if !new_groups.is_empty() {
-            let first = tx.allocate_host_ids(new_groups.len() as u64).await.map_err(store_err)?;
+            let first = tx
+                .allocate_host_ids(new_groups.len() as u64)
+                .await
+                .map_err(store_err)?;
             for (i, gi) in new_groups.iter().enumerate() {
                 groups[*gi].host_id = first + i as i64;
             }
@@ -525,12 +613,17 @@ impl Pipeline {
         let checks = self.checks.clone();
         let dict = std::mem::take(&mut self.dict);
         let (results, dict) = tokio::task::spawn_blocking(move || {
-            let results: Vec<GroupResult> =
-                groups.into_par_iter().map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict)).collect();
+            let results: Vec<GroupResult> = groups
+                .into_par_iter()
+                .map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict))
+                .collect();
             (results, dict)
         })
         .await
-        .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+        .map_err(|e| IngestError::Internal {
+            file: name.to_string(),
+            detail: e.to_string(),
+        })?;
         self.dict = dict;
         // 5. write, in rounds so that no host appears twice in one statement batch
         let mut rounds: Vec<Vec<HostChange>> = Vec::new();
@@ -584,14 +677,23 @@ impl Pipeline {
     /// are left as they are. One transaction.
     pub async fn assess(&mut self, at: Timestamp) -> Result<AssessReport, IngestError> {
         let name = "assessment";
-        let store_err = |source| IngestError::Store { file: name.to_string(), source };
+        let store_err = |source| IngestError::Store {
+            file: name.to_string(),
+            source,
+        };
         let mut tx = self.store.begin().await.map_err(store_err)?;
-        let mut report = AssessReport { at: Some(at), ..Default::default() };
+        let mut report = AssessReport {
+            at: Some(at),
+            ..Default::default()
+        };
         let mut touched: BTreeSet<Option<EstablishmentCode>> = BTreeSet::new();
         let mut after = 0i64;
         let result: Result<(), IngestError> = async {
             loop {
-                let ids = tx.host_ids_after(after, self.batch_size as u64, at).await.map_err(store_err)?;
+                let ids = tx
+                    .host_ids_after(after, self.batch_size as u64, at)
+                    .await
+                    .map_err(store_err)?;
                 let Some(&last) = ids.last() else { break };
                 after = last;
                 let records = tx.load_hosts(&ids).await.map_err(store_err)?;
@@ -615,12 +717,17 @@ impl Pipeline {
                 let checks = self.checks.clone();
                 let dict = std::mem::take(&mut self.dict);
                 let (changes, dict) = tokio::task::spawn_blocking(move || {
-                    let changes: Vec<HostChange> =
-                        records.into_par_iter().filter_map(|r| reassess(r, at, &rules, checks.as_ref(), &dict)).collect();
+                    let changes: Vec<HostChange> = records
+                        .into_par_iter()
+                        .filter_map(|r| reassess(r, at, &rules, checks.as_ref(), &dict))
+                        .collect();
                     (changes, dict)
                 })
                 .await
-                .map_err(|e| IngestError::Internal { file: name.to_string(), detail: e.to_string() })?;
+                .map_err(|e| IngestError::Internal {
+                    file: name.to_string(),
+                    detail: e.to_string(),
+                })?;
                 self.dict = dict;
                 report.hosts += ids.len() as u64;
                 for c in &changes {
@@ -638,7 +745,9 @@ impl Pipeline {
             return Err(e);
         }
         let touched: Vec<_> = touched.into_iter().collect();
-        tx.refresh_daily(&touched, &[Day::of_timestamp(at)]).await.map_err(store_err)?;
+        tx.refresh_daily(&touched, &[Day::of_timestamp(at)])
+            .await
+            .map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
         self.dict.commit();
         Ok(report)
@@ -660,7 +769,11 @@ fn reassess(
     let states: Vec<SourceState> = r.sources.iter().map(|s| to_source_state(s, dict)).collect();
     let facts = HostFacts::merge(r.hostname.clone(), &states);
     let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
-    let open: BTreeMap<_, _> = r.open_findings.iter().map(|f| (f.finding.rule.clone(), &f.finding)).collect();
+    let open: BTreeMap<_, _> = r
+        .open_findings
+        .iter()
+        .map(|f| (f.finding.rule.clone(), &f.finding))
+        .collect();
     let mut opened = Vec::new();
     let mut updated = Vec::new();
     let mut still = BTreeSet::new();
@@ -672,7 +785,11 @@ fn reassess(
         }
         still.insert(f.rule);
     }
-    let closed: Vec<_> = open.keys().filter(|k| !still.contains(*k)).cloned().collect();
+    let closed: Vec<_> = open
+        .keys()
+        .filter(|k| !still.contains(*k))
+        .cloned()
+        .collect();
     if opened.is_empty() && closed.is_empty() && updated.is_empty() {
         return None;
     }
@@ -750,20 +867,37 @@ fn same_finding(a: &Finding, b: &Finding) -> bool {
     strip(a) == strip(b)
 }
 
-fn evaluate_group(g: Group, rules: &RuleSet, checks: &(dyn Checks + Send + Sync), dict: &SoftwareDict) -> GroupResult {
-    let mut out = GroupResult { changes: Vec::new(), stale: 0, opened: 0, closed: 0 };
-    let (mut states, mut open, mut est, mut hostname, mut first_seen, mut last_time, existed) = match &g.record {
-        Some(r) => (
-            r.sources.iter().map(|s| to_source_state(s, dict)).collect::<Vec<_>>(),
-            r.open_findings.iter().map(|f| (f.finding.rule.clone(), f.finding.clone())).collect::<BTreeMap<_, _>>(),
-            r.establishment.clone(),
-            r.hostname.clone(),
-            Some(r.first_seen),
-            Some(r.latest_event()),
-            true,
-        ),
-        None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
+fn evaluate_group(
+    g: Group,
+    rules: &RuleSet,
+    checks: &(dyn Checks + Send + Sync),
+    dict: &SoftwareDict,
+) -> GroupResult {
+    let mut out = GroupResult {
+        changes: Vec::new(),
+        stale: 0,
+        opened: 0,
+        closed: 0,
     };
+    let (mut states, mut open, mut est, mut hostname, mut first_seen, mut last_time, existed) =
+        match &g.record {
+            Some(r) => (
+                r.sources
+                    .iter()
+                    .map(|s| to_source_state(s, dict))
+                    .collect::<Vec<_>>(),
+                r.open_findings
+                    .iter()
+                    .map(|f| (f.finding.rule.clone(), f.finding.clone()))
+                    .collect::<BTreeMap<_, _>>(),
+                r.establishment.clone(),
+                r.hostname.clone(),
+                Some(r.first_seen),
+                Some(r.latest_event()),
+                true,
+            ),
+            None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
+        };
     let mut previous_est = existed.then(|| est.clone());
     let mut is_new = !existed;
     for p in g.items {
@@ -789,7 +923,13 @@ fn evaluate_group(g: Group, rules: &RuleSet, checks: &(dyn Checks + Send + Sync)
         if let Some((code, _)) = &p.attribution {
             est = Some(code.clone());
         }
-        if let Some(h) = p.obs.host.hostname.clone().or_else(|| p.obs.host.fqdn.clone()) {
+        if let Some(h) = p
+            .obs
+            .host
+            .hostname
+            .clone()
+            .or_else(|| p.obs.host.fqdn.clone())
+        {
             hostname = Some(h);
         }
         let first = first_seen.map_or(obs_time, |f| f.min(obs_time));
@@ -807,7 +947,11 @@ fn evaluate_group(g: Group, rules: &RuleSet, checks: &(dyn Checks + Send + Sync)
             }
             now_open.insert(f.rule.clone(), f);
         }
-        let closed: Vec<_> = open.keys().filter(|r| !now_open.contains_key(*r)).cloned().collect();
+        let closed: Vec<_> = open
+            .keys()
+            .filter(|r| !now_open.contains_key(*r))
+            .cloned()
+            .collect();
         let bump_open = now_open.len() > opened.len();
         out.opened += opened.len() as u64;
         out.closed += closed.len() as u64;

@@ -1,16 +1,21 @@
 //! End-to-end ingest on SQLite: real fixtures, history, idempotence, bad
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! input leaving the database untouched, identity merge across sources.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigie_core::{Day, Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode, RuleId};
+use vigie_core::{
+    Day, Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode, RuleId,
+};
 use vigie_ingest::{FileStatus, IngestError, IngestOptions, Pipeline};
 use vigie_kb::KnowledgeBase;
 use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::{HostFilter, HostView, Scope, SqlStore, Store};
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-inventory/tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigie-inventory/tests/data")
+        .join(rel)
 }
 
 fn est(code: &str, region: &str, patterns: &[&str], subnets: &[&str]) -> Establishment {
@@ -35,13 +40,22 @@ struct Env {
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let store: Arc<dyn Store> =
-        Arc::new(SqlStore::connect(&format!("sqlite://{}", path.join("t.db").display())).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqlStore::connect(&format!("sqlite://{}", path.join("t.db").display()))
+            .await
+            .unwrap(),
+    );
     store
         .import_org(
             &[
-                Region { code: RegionCode::new("Y56").unwrap(), name: "London".into() },
-                Region { code: RegionCode::new("NORD").unwrap(), name: "Nord".into() },
+                Region {
+                    code: RegionCode::new("Y56").unwrap(),
+                    name: "London".into(),
+                },
+                Region {
+                    code: RegionCode::new("NORD").unwrap(),
+                    name: "Nord".into(),
+                },
             ],
             &[
                 est("RBH", "Y56", &["rbh-*"], &[]),
@@ -53,8 +67,18 @@ async fn env() -> Env {
         .unwrap();
     let org = store.org().await.unwrap();
     let kb = Arc::new(KnowledgeBase::embedded().unwrap());
-    let pipeline = Pipeline::new(store.clone(), org, RuleSet::defaults().unwrap(), Arc::new(KbChecks::new(kb)));
-    Env { _dir: dir, dir: path, store, pipeline }
+    let pipeline = Pipeline::new(
+        store.clone(),
+        org,
+        RuleSet::defaults().unwrap(),
+        Arc::new(KbChecks::new(kb)),
+    );
+    Env {
+        _dir: dir,
+        dir: path,
+        store,
+        pipeline,
+    }
 }
 
 fn rules_of(h: &HostView) -> Vec<String> {
@@ -63,7 +87,9 @@ fn rules_of(h: &HostView) -> Vec<String> {
 
 /// One Windows 7 host as osquery snapshot lines.
 fn win7_lines(host: &str, unix: i64, kbs: &[&str], smb1: bool) -> String {
-    let deco = format!(r#""hostIdentifier":"{host}","unixTime":{unix},"epoch":0,"counter":0,"decorations":{{"establishment":"RBH"}}"#);
+    let deco = format!(
+        r#""hostIdentifier":"{host}","unixTime":{unix},"epoch":0,"counter":0,"decorations":{{"establishment":"RBH"}}"#
+    );
     let os = format!(
         r#"{{"snapshot":[{{"name":"Microsoft Windows 7 Professionnel","version":"6.1.7601","major":"6","minor":"1","build":"7601","platform":"windows","arch":"64-bit"}}],"action":"snapshot","name":"os",{deco}}}"#
     );
@@ -73,7 +99,10 @@ fn win7_lines(host: &str, unix: i64, kbs: &[&str], smb1: bool) -> String {
     );
     let patches: Vec<String> =
         kbs.iter().map(|k| format!(r#"{{"hotfix_id":"{k}","description":"Security Update","installed_on":"3/15/2017"}}"#)).collect();
-    let pat = format!(r#"{{"snapshot":[{}],"action":"snapshot","name":"patches",{deco}}}"#, patches.join(","));
+    let pat = format!(
+        r#"{{"snapshot":[{}],"action":"snapshot","name":"patches",{deco}}}"#,
+        patches.join(",")
+    );
     let feat = format!(
         r#"{{"snapshot":[{{"name":"SMB1Protocol","caption":"SMB 1.0/CIFS","state":"{}","statename":"{}"}}],"action":"snapshot","name":"features",{deco}}}"#,
         if smb1 { 1 } else { 2 },
@@ -95,69 +124,156 @@ const MAY_14: i64 = 1_494_748_800; // 2017-05-14T08:00:00Z
 async fn history_of_a_fix_is_an_interval() {
     let mut e = env().await;
     let opts = IngestOptions::default();
-    let day1 = write(&e.dir, "day1.jsonl", &win7_lines("RBH-PC001", MAY_11, &["KB3205394"], true));
+    let day1 = write(
+        &e.dir,
+        "day1.jsonl",
+        &win7_lines("RBH-PC001", MAY_11, &["KB3205394"], true),
+    );
     let r = e.pipeline.ingest_file(&day1, &opts).await.unwrap();
     assert_eq!(r.status, FileStatus::Ingested);
     assert_eq!(r.hosts_new, 1);
-    let hosts = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     let h = &hosts[0];
     assert_eq!(h.establishment.as_ref().unwrap().as_str(), "RBH");
     assert_eq!(h.os.build, Some(7601));
     let rules = rules_of(h);
     assert!(rules.contains(&"ms17-010-missing".to_string()), "{rules:?}");
     assert!(rules.contains(&"smbv1-enabled".to_string()), "{rules:?}");
-    let ms17 = h.findings.iter().find(|f| f.rule.as_str() == "ms17-010-missing").unwrap();
+    let ms17 = h
+        .findings
+        .iter()
+        .find(|f| f.rule.as_str() == "ms17-010-missing")
+        .unwrap();
     assert!(!ms17.evidence.is_empty(), "evidence explains the finding");
 
     // three days later the March rollup is installed and SMBv1 disabled
-    let day2 = write(&e.dir, "day2.jsonl", &win7_lines("RBH-PC001", MAY_14, &["KB3205394", "KB4012215"], false));
+    let day2 = write(
+        &e.dir,
+        "day2.jsonl",
+        &win7_lines("RBH-PC001", MAY_14, &["KB3205394", "KB4012215"], false),
+    );
     let r = e.pipeline.ingest_file(&day2, &opts).await.unwrap();
     assert_eq!((r.hosts_new, r.hosts_updated), (0, 1), "same machine");
     assert!(r.findings_closed >= 2, "{r:?}");
-    let now = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let now = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     assert!(!rules_of(&now[0]).contains(&"ms17-010-missing".to_string()));
     let rule = RuleId::new("ms17-010-missing").unwrap();
-    let on = |d: &str| HostFilter { rule: Some(rule.clone()), at: Some(Day::parse(d).unwrap()), ..Default::default() };
-    assert_eq!(e.store.count_hosts(&Scope::National, &on("2017-05-12")).await.unwrap(), 1, "vulnerable on WannaCry day");
-    assert_eq!(e.store.count_hosts(&Scope::National, &on("2017-05-14")).await.unwrap(), 0, "fixed on the 14th");
-    let p = e.store.posture(&Scope::National, vigie_store::GroupBy::Region, Day::parse("2017-05-12").unwrap()).await.unwrap();
+    let on = |d: &str| HostFilter {
+        rule: Some(rule.clone()),
+        at: Some(Day::parse(d).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        e.store
+            .count_hosts(&Scope::National, &on("2017-05-12"))
+            .await
+            .unwrap(),
+        1,
+        "vulnerable on WannaCry day"
+    );
+    assert_eq!(
+        e.store
+            .count_hosts(&Scope::National, &on("2017-05-14"))
+            .await
+            .unwrap(),
+        0,
+        "fixed on the 14th"
+    );
+    let p = e
+        .store
+        .posture(
+            &Scope::National,
+            vigie_store::GroupBy::Region,
+            Day::parse("2017-05-12").unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(p[0].rules.get("ms17-010-missing"), Some(&1));
-    let rem = e.store.remediation(&Scope::National, &rule, Day::parse("2017-05-01").unwrap(), Day::parse("2017-05-31").unwrap()).await.unwrap();
+    let rem = e
+        .store
+        .remediation(
+            &Scope::National,
+            &rule,
+            Day::parse("2017-05-01").unwrap(),
+            Day::parse("2017-05-31").unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(rem.closed, 1);
     assert_eq!(rem.median_days, Some(3.0));
 
     // re-ingesting a file changes nothing
     let again = e.pipeline.ingest_file(&day1, &opts).await.unwrap();
     assert_eq!(again.status, FileStatus::AlreadyIngested);
-    let after = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let after = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     assert_eq!(after, now);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fusion_windows81_sample_fixed_but_end_of_life() {
     let mut e = env().await;
-    let opts = IngestOptions { establishment: Some(EstablishmentCode::new("W81").unwrap()), ..Default::default() };
-    let r = e.pipeline.ingest_file(&fixture("fusion/fusioninventory_windows81_sample.xml"), &opts).await.unwrap();
+    let opts = IngestOptions {
+        establishment: Some(EstablishmentCode::new("W81").unwrap()),
+        ..Default::default()
+    };
+    let r = e
+        .pipeline
+        .ingest_file(
+            &fixture("fusion/fusioninventory_windows81_sample.xml"),
+            &opts,
+        )
+        .await
+        .unwrap();
     assert_eq!(r.hosts_new, 1, "{r:?}");
-    let hosts = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     let h = &hosts[0];
     assert_eq!(h.establishment.as_ref().unwrap().as_str(), "W81");
     assert_eq!(h.os.build, Some(9600));
     assert_eq!(h.sources[0].kind.as_str(), "fusion-xml");
     // observed 2017-05-15: KB4019215 fixes MS17-010, and 8.1 was supported then
     let rules = rules_of(h);
-    assert!(!rules.contains(&"ms17-010-missing".to_string()), "{rules:?}");
+    assert!(
+        !rules.contains(&"ms17-010-missing".to_string()),
+        "{rules:?}"
+    );
     assert!(!rules.contains(&"os-eol".to_string()), "{rules:?}");
     // assessed today, Windows 8.1 is past its end of support (2023-01-10)
     let today: jiff::Timestamp = "2026-11-22T06:00:00Z".parse().unwrap();
     let a = e.pipeline.assess(today).await.unwrap();
     assert_eq!(a.hosts, 1);
-    let hosts = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     let rules = rules_of(&hosts[0]);
     assert!(rules.contains(&"os-eol".to_string()), "{rules:?}");
-    assert!(!rules.contains(&"ms17-010-missing".to_string()), "{rules:?}");
+    assert!(
+        !rules.contains(&"ms17-010-missing".to_string()),
+        "{rules:?}"
+    );
     // LOGDATE is the agent's local time; the inventory's TIMEZONE (+0200) makes it UTC
-    assert_eq!(hosts[0].last_seen.to_string(), "2017-05-15T16:38:07Z", "assessment is not an observation");
+    assert_eq!(
+        hosts[0].last_seen.to_string(),
+        "2017-05-15T16:38:07Z",
+        "assessment is not an observation"
+    );
     // a second assessment the same day changes nothing
     let again = e.pipeline.assess(today).await.unwrap();
     assert_eq!((again.findings_opened, again.findings_closed), (0, 0));
@@ -167,9 +283,17 @@ async fn fusion_windows81_sample_fixed_but_end_of_life() {
 async fn bad_file_leaves_the_database_as_it_was() {
     let mut e = env().await;
     let opts = IngestOptions::default();
-    let good = write(&e.dir, "good.jsonl", &win7_lines("RBH-PC002", MAY_11, &[], false));
+    let good = write(
+        &e.dir,
+        "good.jsonl",
+        &win7_lines("RBH-PC002", MAY_11, &[], false),
+    );
     e.pipeline.ingest_file(&good, &opts).await.unwrap();
-    let before = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let before = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     let stats_before = e.store.stats(&Scope::National).await.unwrap();
 
     // a second host, then a line cut in the middle
@@ -180,23 +304,42 @@ async fn bad_file_leaves_the_database_as_it_was() {
     let err = e.pipeline.ingest_file(&bad, &opts).await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, IngestError::Parse { .. }), "{msg}");
-    assert!(msg.contains("bad.jsonl") && msg.contains("line 9"), "error names the file and line: {msg}");
-    assert_eq!(e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap(), before);
+    assert!(
+        msg.contains("bad.jsonl") && msg.contains("line 9"),
+        "error names the file and line: {msg}"
+    );
+    assert_eq!(
+        e.store
+            .hosts(&Scope::National, &HostFilter::default())
+            .await
+            .unwrap(),
+        before
+    );
     assert_eq!(e.store.stats(&Scope::National).await.unwrap(), stats_before);
 
     // garbage of every kind is refused the same way
     for (name, bytes) in [
-        ("garbage.xml", b"<?xml version=\"1.0\"?><REQUEST><CONTENT><HARDWARE><NAME>x</NAME>".to_vec()),
+        (
+            "garbage.xml",
+            b"<?xml version=\"1.0\"?><REQUEST><CONTENT><HARDWARE><NAME>x</NAME>".to_vec(),
+        ),
         ("empty.json", b"{\"content\": ".to_vec()),
         ("noise.bin", vec![0xff, 0xfe, 0x00, 0x01, 0x02]),
     ] {
         let p = e.dir.join(name);
         std::fs::write(&p, bytes).unwrap();
-        assert!(e.pipeline.ingest_file(&p, &opts).await.is_err(), "{name} refused");
+        assert!(
+            e.pipeline.ingest_file(&p, &opts).await.is_err(),
+            "{name} refused"
+        );
     }
     assert_eq!(e.store.stats(&Scope::National).await.unwrap(), stats_before);
     // the pipeline is still usable after failures
-    let r = e.pipeline.ingest_file(&fixture("osquery/windows7-snapshot.log"), &opts).await.unwrap();
+    let r = e
+        .pipeline
+        .ingest_file(&fixture("osquery/windows7-snapshot.log"), &opts)
+        .await
+        .unwrap();
     assert!(r.observations > 0);
 }
 
@@ -206,34 +349,63 @@ async fn streams_nmap_merge_and_unassigned() {
     let opts = IngestOptions::default();
     // stdin-like stream, twice: the second time is recognised by its hash
     let bytes = std::fs::read(fixture("nmap/hospital-subnet.xml")).unwrap();
-    let r = e.pipeline.ingest_reader("<stdin>", std::io::Cursor::new(bytes.clone()), &opts).await.unwrap();
+    let r = e
+        .pipeline
+        .ingest_reader("<stdin>", std::io::Cursor::new(bytes.clone()), &opts)
+        .await
+        .unwrap();
     assert_eq!(r.status, FileStatus::Ingested);
     assert!(r.hosts_new >= 2, "{r:?}");
-    let again = e.pipeline.ingest_reader("<stdin>", std::io::Cursor::new(bytes), &opts).await.unwrap();
+    let again = e
+        .pipeline
+        .ingest_reader("<stdin>", std::io::Cursor::new(bytes), &opts)
+        .await
+        .unwrap();
     assert_eq!(again.status, FileStatus::AlreadyIngested);
     let chun = e
         .store
-        .hosts(&Scope::Establishment(EstablishmentCode::new("CHUN").unwrap()), &HostFilter::default())
+        .hosts(
+            &Scope::Establishment(EstablishmentCode::new("CHUN").unwrap()),
+            &HostFilter::default(),
+        )
         .await
         .unwrap();
     assert!(!chun.is_empty(), "nmap hosts attributed by subnet");
-    assert!(chun.iter().all(|h| h.sources.iter().all(|s| s.kind.as_str() == "nmap")));
+    assert!(
+        chun.iter()
+            .all(|h| h.sources.iter().all(|s| s.kind.as_str() == "nmap"))
+    );
 
     // a machine nothing claims is kept and counted
-    let stray = win7_lines("LAPTOP-XYZ", MAY_11, &[], false).replace(r#""establishment":"RBH""#, r#""establishment":"NOPE""#);
+    let stray = win7_lines("LAPTOP-XYZ", MAY_11, &[], false)
+        .replace(r#""establishment":"RBH""#, r#""establishment":"NOPE""#);
     let p = write(&e.dir, "stray.jsonl", &stray);
     let r = e.pipeline.ingest_file(&p, &opts).await.unwrap();
     assert_eq!(r.unassigned, 1);
-    let un = HostFilter { unassigned_only: true, ..Default::default() };
+    let un = HostFilter {
+        unassigned_only: true,
+        ..Default::default()
+    };
     assert_eq!(e.store.count_hosts(&Scope::National, &un).await.unwrap(), 1);
-    assert_eq!(e.store.stats(&Scope::National).await.unwrap().unassigned_hosts, 1);
+    assert_eq!(
+        e.store
+            .stats(&Scope::National)
+            .await
+            .unwrap()
+            .unassigned_hosts,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_and_scanner_reports_are_one_machine() {
     let mut e = env().await;
     let opts = IngestOptions::default();
-    let agent = write(&e.dir, "agent.jsonl", &win7_lines("RBH-PC010", MAY_11, &["KB4012212"], false));
+    let agent = write(
+        &e.dir,
+        "agent.jsonl",
+        &win7_lines("RBH-PC010", MAY_11, &["KB4012212"], false),
+    );
     e.pipeline.ingest_file(&agent, &opts).await.unwrap();
     let scan = format!(
         r#"<?xml version="1.0"?>
@@ -249,12 +421,22 @@ async fn agent_and_scanner_reports_are_one_machine() {
     let p = write(&e.dir, "scan.xml", &scan);
     let r = e.pipeline.ingest_file(&p, &opts).await.unwrap();
     assert_eq!((r.hosts_new, r.hosts_updated), (0, 1), "{r:?}");
-    let hosts = e.store.hosts(&Scope::National, &HostFilter::default()).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
     assert_eq!(hosts.len(), 1);
     let mut kinds: Vec<&str> = hosts[0].sources.iter().map(|s| s.kind.as_str()).collect();
     kinds.sort();
     assert_eq!(kinds, vec!["nmap", "osquery"]);
     let rules = rules_of(&hosts[0]);
-    assert!(rules.contains(&"smbv1-enabled".to_string()), "the scan's SMBv1 evidence counts: {rules:?}");
-    assert!(!rules.contains(&"ms17-010-missing".to_string()), "the agent's KB still counts: {rules:?}");
+    assert!(
+        rules.contains(&"smbv1-enabled".to_string()),
+        "the scan's SMBv1 evidence counts: {rules:?}"
+    );
+    assert!(
+        !rules.contains(&"ms17-010-missing".to_string()),
+        "the agent's KB still counts: {rules:?}"
+    );
 }

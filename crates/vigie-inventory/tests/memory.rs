@@ -125,6 +125,10 @@ fn long_inputs_do_not_grow_memory() {
 
     let after = peak_rss_kib().unwrap();
     let grown_mib = (after.saturating_sub(before)) / 1024;
+    eprintln!(
+        "parsed {} MiB, peak memory grew by {grown_mib} MiB",
+        (osquery_bytes + nmap_bytes) >> 20
+    );
     assert!(
         osquery_bytes > 30 << 20 && nmap_bytes > 30 << 20,
         "inputs too small to show anything"

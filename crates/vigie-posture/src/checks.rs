@@ -18,7 +18,11 @@ pub struct CheckOutcome {
 
 impl CheckOutcome {
     pub fn new(state: &'static str, evidence: Evidence) -> Self {
-        CheckOutcome { state, evidence, needs_review: false }
+        CheckOutcome {
+            state,
+            evidence,
+            needs_review: false,
+        }
     }
 }
 
@@ -44,7 +48,10 @@ pub struct KbChecks {
 
 impl KbChecks {
     pub fn new(kb: Arc<KnowledgeBase>) -> Self {
-        KbChecks { kb, kev_cache: RwLock::new(HashMap::new()) }
+        KbChecks {
+            kb,
+            kev_cache: RwLock::new(HashMap::new()),
+        }
     }
 
     pub fn kb(&self) -> &KnowledgeBase {
@@ -76,7 +83,14 @@ fn with(mut e: Evidence, k: &str, v: String) -> Evidence {
 impl Checks for KbChecks {
     fn os_lifecycle(&self, facts: &HostFacts, on: Day) -> CheckOutcome {
         let Some(os) = &facts.os else {
-            return CheckOutcome::new("unknown", with(Evidence::new(), "os", "no source reported the operating system".into()));
+            return CheckOutcome::new(
+                "unknown",
+                with(
+                    Evidence::new(),
+                    "os",
+                    "no source reported the operating system".into(),
+                ),
+            );
         };
         let v = self.kb.lifecycle(os, on);
         let mut ev = v.evidence.clone();
@@ -87,10 +101,16 @@ impl Checks for KbChecks {
         let state = match &v.status {
             LifecycleStatus::Supported => "supported",
             LifecycleStatus::EndsSoon { ends, days_left } => {
-                ev.insert("support".into(), format!("security updates end on {ends} ({days_left} days left)"));
+                ev.insert(
+                    "support".into(),
+                    format!("security updates end on {ends} ({days_left} days left)"),
+                );
                 "ends-soon"
             }
-            LifecycleStatus::EsuOnly { security_end, esu_end } => {
+            LifecycleStatus::EsuOnly {
+                security_end,
+                esu_end,
+            } => {
                 ev.insert(
                     "support".into(),
                     format!("free security updates ended on {security_end}; only paid extended security updates (ESU) until {esu_end}"),
@@ -127,7 +147,9 @@ impl Checks for KbChecks {
                 ev.insert("verdict".into(), format!("fixed by {by}"));
                 "fixed"
             }
-            Ms17Verdict::Missing { platform, fix_kbs, .. } => {
+            Ms17Verdict::Missing {
+                platform, fix_kbs, ..
+            } => {
                 ev.insert("platform".into(), platform.clone());
                 if !fix_kbs.is_empty() {
                     ev.insert("fixing_updates".into(), fix_kbs.join(", "));
@@ -206,7 +228,11 @@ impl Checks for KbChecks {
         if !confirmed.is_empty() {
             CheckOutcome::new("confirmed", ev)
         } else if !review.is_empty() {
-            CheckOutcome { state: "needs-review", evidence: ev, needs_review: true }
+            CheckOutcome {
+                state: "needs-review",
+                evidence: ev,
+                needs_review: true,
+            }
         } else {
             CheckOutcome::new("none", ev)
         }

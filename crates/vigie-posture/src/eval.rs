@@ -28,7 +28,13 @@ struct Match {
 
 impl<'a> Evaluation<'a> {
     pub fn new(facts: &'a HostFacts, on: Day, checks: &'a dyn Checks) -> Self {
-        Evaluation { facts, on, checks, cache: HashMap::new(), patch: None }
+        Evaluation {
+            facts,
+            on,
+            checks,
+            cache: HashMap::new(),
+            patch: None,
+        }
     }
 
     fn check(&mut self, kind: CheckKind) -> &CheckOutcome {
@@ -70,7 +76,11 @@ impl<'a> Evaluation<'a> {
                 if states.iter().any(|s| s == out.state) {
                     let mut evidence = out.evidence.clone();
                     evidence.insert(format!("check.{}", check.as_str()), out.state.to_string());
-                    Some(Match { evidence, states: vec![out.state], needs_review: out.needs_review })
+                    Some(Match {
+                        evidence,
+                        states: vec![out.state],
+                        needs_review: out.needs_review,
+                    })
                 } else {
                     None
                 }
@@ -79,8 +89,14 @@ impl<'a> Evaluation<'a> {
                 let (released, mut evidence) = self.patch()?;
                 let age = self.on.days_since(released);
                 if age > i32::try_from(*older_than_days).unwrap_or(i32::MAX) {
-                    evidence.insert("patch_age_days".into(), format!("{age} days on {} (threshold {older_than_days})", self.on));
-                    Some(Match { evidence, ..Default::default() })
+                    evidence.insert(
+                        "patch_age_days".into(),
+                        format!("{age} days on {} (threshold {older_than_days})", self.on),
+                    );
+                    Some(Match {
+                        evidence,
+                        ..Default::default()
+                    })
                 } else {
                     None
                 }
@@ -89,7 +105,10 @@ impl<'a> Evaluation<'a> {
                 let value = fact_value(self.facts, *fact);
                 if run_test(test, value.as_deref()) {
                     let mut m = Match::default();
-                    m.evidence.insert(fact.name().to_string(), value.unwrap_or_else(|| "(not reported)".into()));
+                    m.evidence.insert(
+                        fact.name().to_string(),
+                        value.unwrap_or_else(|| "(not reported)".into()),
+                    );
                     Some(m)
                 } else {
                     None
@@ -100,7 +119,11 @@ impl<'a> Evaluation<'a> {
                 let hits: Vec<String> = list
                     .iter()
                     .filter(|s| name.0.is_match(&s.name))
-                    .filter(|s| version.as_ref().is_none_or(|t| run_test(t, s.version.as_deref())))
+                    .filter(|s| {
+                        version
+                            .as_ref()
+                            .is_none_or(|t| run_test(t, s.version.as_deref()))
+                    })
                     .map(|s| format!("{} {}", s.name, s.version.as_deref().unwrap_or("?")))
                     .collect();
                 if hits.is_empty() {
@@ -116,7 +139,14 @@ impl<'a> Evaluation<'a> {
                     return None;
                 }
                 let mut m = Match::default();
-                m.evidence.insert("hotfix_present".into(), found.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+                m.evidence.insert(
+                    "hotfix_present".into(),
+                    found
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
                 Some(m)
             }
             Condition::HotfixMissing(kbs) => {
@@ -130,9 +160,15 @@ impl<'a> Evaluation<'a> {
                 Some(m)
             }
             Condition::FeatureEnabled(name) => {
-                let f = self.facts.features.as_ref()?.iter().find(|f| f.name.eq_ignore_ascii_case(name) && f.enabled)?;
+                let f = self
+                    .facts
+                    .features
+                    .as_ref()?
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(name) && f.enabled)?;
                 let mut m = Match::default();
-                m.evidence.insert("feature".into(), format!("{} enabled", f.name));
+                m.evidence
+                    .insert("feature".into(), format!("{} enabled", f.name));
                 Some(m)
             }
             Condition::StaleDays(days) => {
@@ -140,7 +176,10 @@ impl<'a> Evaluation<'a> {
                 let age = self.on.days_since(Day::of_timestamp(newest));
                 if age > i32::try_from(*days).unwrap_or(i32::MAX) {
                     let mut m = Match::default();
-                    m.evidence.insert("last_report".into(), format!("{newest} ({age} days before {})", self.on));
+                    m.evidence.insert(
+                        "last_report".into(),
+                        format!("{newest} ({age} days before {})", self.on),
+                    );
                     Some(m)
                 } else {
                     None
@@ -161,7 +200,9 @@ impl<'a> Evaluation<'a> {
         let mut evidence = m.evidence;
         if let Some(os) = &self.facts.os {
             if let Some(n) = &os.name {
-                evidence.entry("os.name".into()).or_insert_with(|| n.clone());
+                evidence
+                    .entry("os.name".into())
+                    .or_insert_with(|| n.clone());
             }
             if let Some(v) = &os.version {
                 let full = match os.ubr {
@@ -174,7 +215,11 @@ impl<'a> Evaluation<'a> {
         Some(Finding {
             rule: rule.id.clone(),
             severity,
-            status: if m.needs_review { FindingStatus::NeedsReview } else { FindingStatus::Confirmed },
+            status: if m.needs_review {
+                FindingStatus::NeedsReview
+            } else {
+                FindingStatus::Confirmed
+            },
             evidence,
         })
     }

@@ -81,7 +81,11 @@ impl Fact {
         Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, f)| *f)
     }
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -110,12 +114,23 @@ pub enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
-    Check { check: CheckKind, states: Vec<String> },
+    Check {
+        check: CheckKind,
+        states: Vec<String>,
+    },
     /// Newest installed security update older than N days on the evaluation day.
-    PatchAge { older_than_days: u32 },
-    Fact { fact: Fact, test: Test },
+    PatchAge {
+        older_than_days: u32,
+    },
+    Fact {
+        fact: Fact,
+        test: Test,
+    },
     /// Some installed software whose name matches, optionally with a version test.
-    Software { name: RegexEq, version: Option<Test> },
+    Software {
+        name: RegexEq,
+        version: Option<Test>,
+    },
     /// Any of these updates installed.
     HotfixPresent(Vec<String>),
     /// None of these updates installed (requires a known update list).
@@ -207,7 +222,11 @@ impl RuleSet {
 
     /// Parses one rules file. `origin` names the file in errors.
     pub fn parse(origin: &str, src: &str) -> Result<RuleSet, RuleError> {
-        let err = |line: usize, message: String| RuleError { file: origin.to_string(), line, message };
+        let err = |line: usize, message: String| RuleError {
+            file: origin.to_string(),
+            line,
+            message,
+        };
         let raw: RawFile = toml::from_str(src).map_err(|e| {
             let line = e.span().map(|s| line_of(src, s.start)).unwrap_or(1);
             err(line, e.message().trim().to_lowercase())
@@ -222,9 +241,17 @@ impl RuleSet {
                 return Err(err(line, format!("rule {id} is defined twice")));
             }
             let ctx = |m: String| err(line, format!("rule {id}: {m}"));
-            let severity = Severity::parse(&r.severity)
-                .ok_or_else(|| ctx(format!("unknown severity {:?} (info, low, medium, high, critical)", r.severity)))?;
-            for (what, v) in [("title", &r.title), ("rationale", &r.rationale), ("remediation", &r.remediation)] {
+            let severity = Severity::parse(&r.severity).ok_or_else(|| {
+                ctx(format!(
+                    "unknown severity {:?} (info, low, medium, high, critical)",
+                    r.severity
+                ))
+            })?;
+            for (what, v) in [
+                ("title", &r.title),
+                ("rationale", &r.rationale),
+                ("remediation", &r.remediation),
+            ] {
                 if v.trim().is_empty() {
                     return Err(ctx(format!("{what} must not be empty")));
                 }
@@ -232,9 +259,18 @@ impl RuleSet {
             let when = compile(&r.when, "when").map_err(ctx)?;
             let mut severity_by_state = BTreeMap::new();
             for (state, sev) in r.severity_by_state {
-                let s = Severity::parse(&sev).ok_or_else(|| ctx(format!("severity_by_state.{state}: unknown severity {sev:?}")))?;
-                if !checks_in(&when).iter().any(|c| c.states().contains(&state.as_str())) {
-                    return Err(ctx(format!("severity_by_state.{state}: no check in `when` reports state {state:?}")));
+                let s = Severity::parse(&sev).ok_or_else(|| {
+                    ctx(format!(
+                        "severity_by_state.{state}: unknown severity {sev:?}"
+                    ))
+                })?;
+                if !checks_in(&when)
+                    .iter()
+                    .any(|c| c.states().contains(&state.as_str()))
+                {
+                    return Err(ctx(format!(
+                        "severity_by_state.{state}: no check in `when` reports state {state:?}"
+                    )));
                 }
                 severity_by_state.insert(state, s);
             }
@@ -280,7 +316,11 @@ fn as_str_list(v: &toml::Value, path: &str) -> Result<Vec<String>, String> {
         toml::Value::String(s) => Ok(vec![s.clone()]),
         toml::Value::Array(a) => a
             .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or_else(|| format!("{path}: expected strings")))
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{path}: expected strings"))
+            })
             .collect(),
         _ => Err(format!("{path}: expected a string or a list of strings")),
     }
@@ -297,17 +337,33 @@ fn regex(pattern: &str, path: &str) -> Result<Regex, String> {
     regex::RegexBuilder::new(pattern)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("{path}: invalid regex: {}", e.to_string().lines().last().unwrap_or("")))
+        .map_err(|e| {
+            format!(
+                "{path}: invalid regex: {}",
+                e.to_string().lines().last().unwrap_or("")
+            )
+        })
 }
 
-fn compile_test(t: &toml::map::Map<String, toml::Value>, path: &str, skip: &[&str]) -> Result<Test, String> {
-    let ops: Vec<(&String, &toml::Value)> = t.iter().filter(|(k, _)| !skip.contains(&k.as_str())).collect();
+fn compile_test(
+    t: &toml::map::Map<String, toml::Value>,
+    path: &str,
+    skip: &[&str],
+) -> Result<Test, String> {
+    let ops: Vec<(&String, &toml::Value)> = t
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .collect();
     let [(op, v)] = ops.as_slice() else {
         return Err(format!(
             "{path}: expected exactly one test among equals, contains, matches, in, version_lt, version_le, version_gt, version_ge, exists"
         ));
     };
-    let s = || v.as_str().map(str::to_string).ok_or_else(|| format!("{path}.{op}: expected a string"));
+    let s = || {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("{path}.{op}: expected a string"))
+    };
     Ok(match op.as_str() {
         "equals" => Test::Equals(s()?),
         "contains" => Test::Contains(s()?),
@@ -317,26 +373,40 @@ fn compile_test(t: &toml::map::Map<String, toml::Value>, path: &str, skip: &[&st
         "version_le" => Test::VersionLe(s()?),
         "version_gt" => Test::VersionGt(s()?),
         "version_ge" => Test::VersionGe(s()?),
-        "exists" => Test::Exists(v.as_bool().ok_or_else(|| format!("{path}.exists: expected true or false"))?),
+        "exists" => Test::Exists(
+            v.as_bool()
+                .ok_or_else(|| format!("{path}.exists: expected true or false"))?,
+        ),
         other => return Err(format!("{path}: unknown test {other:?}")),
     })
 }
 
 fn compile(v: &toml::Value, path: &str) -> Result<Condition, String> {
-    let t = v.as_table().ok_or_else(|| format!("{path}: expected a table such as {{ check = \"ms17-010\", in = [\"missing\"] }}"))?;
+    let t = v.as_table().ok_or_else(|| {
+        format!("{path}: expected a table such as {{ check = \"ms17-010\", in = [\"missing\"] }}")
+    })?;
     let has = |k: &str| t.contains_key(k);
     let only = |allowed: &[&str]| -> Result<(), String> {
         match t.keys().find(|k| !allowed.contains(&k.as_str())) {
-            Some(k) => Err(format!("{path}: unexpected key {k:?} (allowed here: {})", allowed.join(", "))),
+            Some(k) => Err(format!(
+                "{path}: unexpected key {k:?} (allowed here: {})",
+                allowed.join(", ")
+            )),
             None => Ok(()),
         }
     };
     let list = |k: &str| -> Result<Vec<Condition>, String> {
-        let a = t.get(k).and_then(|x| x.as_array()).ok_or_else(|| format!("{path}.{k}: expected a list of conditions"))?;
+        let a = t
+            .get(k)
+            .and_then(|x| x.as_array())
+            .ok_or_else(|| format!("{path}.{k}: expected a list of conditions"))?;
         if a.is_empty() {
             return Err(format!("{path}.{k}: must not be empty"));
         }
-        a.iter().enumerate().map(|(i, c)| compile(c, &format!("{path}.{k}[{i}]"))).collect()
+        a.iter()
+            .enumerate()
+            .map(|(i, c)| compile(c, &format!("{path}.{k}[{i}]")))
+            .collect()
     };
     if has("all") {
         only(&["all"])?;
@@ -348,46 +418,76 @@ fn compile(v: &toml::Value, path: &str) -> Result<Condition, String> {
     }
     if let Some(inner) = t.get("not") {
         only(&["not"])?;
-        return Ok(Condition::Not(Box::new(compile(inner, &format!("{path}.not"))?)));
+        return Ok(Condition::Not(Box::new(compile(
+            inner,
+            &format!("{path}.not"),
+        )?)));
     }
     if let Some(c) = t.get("check") {
-        let name = c.as_str().ok_or_else(|| format!("{path}.check: expected a string"))?;
+        let name = c
+            .as_str()
+            .ok_or_else(|| format!("{path}.check: expected a string"))?;
         if name == "patch-age" {
             only(&["check", "older_than_days"])?;
             let days = t
                 .get("older_than_days")
                 .ok_or_else(|| format!("{path}: patch-age needs older_than_days"))
                 .and_then(|d| as_days(d, &format!("{path}.older_than_days")))?;
-            return Ok(Condition::PatchAge { older_than_days: days });
+            return Ok(Condition::PatchAge {
+                older_than_days: days,
+            });
         }
         let check = CheckKind::parse(name).ok_or_else(|| {
             format!("{path}.check: unknown check {name:?} (os-lifecycle, ms17-010, smbv1, patch-age, kev-software)")
         })?;
         only(&["check", "in"])?;
-        let states = as_str_list(t.get("in").ok_or_else(|| format!("{path}: check {name} needs `in` (states)"))?, &format!("{path}.in"))?;
-        if let Some(bad) = states.iter().find(|s| !check.states().contains(&s.as_str())) {
-            return Err(format!("{path}.in: check {name} has no state {bad:?} (states: {})", check.states().join(", ")));
+        let states = as_str_list(
+            t.get("in")
+                .ok_or_else(|| format!("{path}: check {name} needs `in` (states)"))?,
+            &format!("{path}.in"),
+        )?;
+        if let Some(bad) = states
+            .iter()
+            .find(|s| !check.states().contains(&s.as_str()))
+        {
+            return Err(format!(
+                "{path}.in: check {name} has no state {bad:?} (states: {})",
+                check.states().join(", ")
+            ));
         }
         return Ok(Condition::Check { check, states });
     }
     if let Some(f) = t.get("fact") {
-        let name = f.as_str().ok_or_else(|| format!("{path}.fact: expected a string"))?;
+        let name = f
+            .as_str()
+            .ok_or_else(|| format!("{path}.fact: expected a string"))?;
         let fact = Fact::parse(name).ok_or_else(|| {
             format!(
                 "{path}.fact: unknown fact {name:?} ({})",
-                Fact::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                Fact::ALL
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })?;
-        return Ok(Condition::Fact { fact, test: compile_test(t, path, &["fact"])? });
+        return Ok(Condition::Fact {
+            fact,
+            test: compile_test(t, path, &["fact"])?,
+        });
     }
     if let Some(s) = t.get("software") {
         only(&["software", "version"])?;
-        let pattern = s.as_str().ok_or_else(|| format!("{path}.software: expected a name regex"))?;
+        let pattern = s
+            .as_str()
+            .ok_or_else(|| format!("{path}.software: expected a name regex"))?;
         let name = RegexEq(regex(pattern, &format!("{path}.software"))?);
         let version = match t.get("version") {
             None => None,
             Some(v) => {
-                let vt = v.as_table().ok_or_else(|| format!("{path}.version: expected a table such as {{ version_lt = \"15\" }}"))?;
+                let vt = v.as_table().ok_or_else(|| {
+                    format!("{path}.version: expected a table such as {{ version_lt = \"15\" }}")
+                })?;
                 Some(compile_test(vt, &format!("{path}.version"), &[])?)
             }
         };
@@ -395,20 +495,31 @@ fn compile(v: &toml::Value, path: &str) -> Result<Condition, String> {
     }
     if let Some(h) = t.get("hotfix_present") {
         only(&["hotfix_present"])?;
-        return Ok(Condition::HotfixPresent(norm_kbs(h, &format!("{path}.hotfix_present"))?));
+        return Ok(Condition::HotfixPresent(norm_kbs(
+            h,
+            &format!("{path}.hotfix_present"),
+        )?));
     }
     if let Some(h) = t.get("hotfix_missing") {
         only(&["hotfix_missing"])?;
-        return Ok(Condition::HotfixMissing(norm_kbs(h, &format!("{path}.hotfix_missing"))?));
+        return Ok(Condition::HotfixMissing(norm_kbs(
+            h,
+            &format!("{path}.hotfix_missing"),
+        )?));
     }
     if let Some(f) = t.get("feature_enabled") {
         only(&["feature_enabled"])?;
-        let name = f.as_str().ok_or_else(|| format!("{path}.feature_enabled: expected a feature name"))?;
+        let name = f
+            .as_str()
+            .ok_or_else(|| format!("{path}.feature_enabled: expected a feature name"))?;
         return Ok(Condition::FeatureEnabled(name.to_string()));
     }
     if let Some(d) = t.get("stale_days") {
         only(&["stale_days"])?;
-        return Ok(Condition::StaleDays(as_days(d, &format!("{path}.stale_days"))?));
+        return Ok(Condition::StaleDays(as_days(
+            d,
+            &format!("{path}.stale_days"),
+        )?));
     }
     Err(format!(
         "{path}: expected one of all, any, not, check, fact, software, hotfix_present, hotfix_missing, feature_enabled, stale_days"
@@ -418,7 +529,10 @@ fn compile(v: &toml::Value, path: &str) -> Result<Condition, String> {
 fn norm_kbs(v: &toml::Value, path: &str) -> Result<Vec<String>, String> {
     as_str_list(v, path)?
         .into_iter()
-        .map(|k| vigie_core::Hotfix::kb_in(&k).ok_or_else(|| format!("{path}: {k:?} is not a KB number such as KB4012212")))
+        .map(|k| {
+            vigie_core::Hotfix::kb_in(&k)
+                .ok_or_else(|| format!("{path}: {k:?} is not a KB number such as KB4012212"))
+        })
         .collect()
 }
 
@@ -430,7 +544,14 @@ mod tests {
     fn defaults_parse() {
         let set = RuleSet::defaults().unwrap();
         let ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
-        for id in ["os-eol", "os-eol-soon", "ms17-010-missing", "smbv1-enabled", "patch-age", "kev-software"] {
+        for id in [
+            "os-eol",
+            "os-eol-soon",
+            "ms17-010-missing",
+            "smbv1-enabled",
+            "patch-age",
+            "kev-software",
+        ] {
             assert!(ids.contains(&id), "{id} missing from defaults");
         }
     }
@@ -446,19 +567,37 @@ mod tests {
         let e = err_of("\n\n[[rule]]\nid = \"x\"\ntitle = \n");
         assert_eq!(e.line, 5, "{e}");
         assert!(e.to_string().starts_with("t.toml:5:"), "{e}");
-        let e = err_of(&format!("# c\n{HEAD}when = {{ check = \"nope\", in = [\"x\"] }}\n"));
+        let e = err_of(&format!(
+            "# c\n{HEAD}when = {{ check = \"nope\", in = [\"x\"] }}\n"
+        ));
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("unknown check \"nope\""), "{e}");
-        let e = err_of(&format!("{HEAD}when = {{ check = \"ms17-010\", in = [\"broken\"] }}\n"));
+        let e = err_of(&format!(
+            "{HEAD}when = {{ check = \"ms17-010\", in = [\"broken\"] }}\n"
+        ));
         assert!(e.message.contains("no state \"broken\""), "{e}");
-        let e = err_of(&format!("{HEAD}when = {{ all = [{{ fact = \"os.name\", matches = \"(\" }}] }}\n"));
-        assert!(e.message.contains("when.all[0].matches: invalid regex"), "{e}");
-        let e = err_of(&format!("{HEAD}severity_by_state = {{ eol = \"high\" }}\nwhen = {{ check = \"smbv1\", in = [\"enabled\"] }}\n"));
-        assert!(e.message.contains("no check in `when` reports state"), "{e}");
-        let e = err_of(&format!("{HEAD}when = {{ check = \"smbv1\", in = [\"enabled\"] }}\n{HEAD}when = {{ stale_days = 3 }}\n"));
+        let e = err_of(&format!(
+            "{HEAD}when = {{ all = [{{ fact = \"os.name\", matches = \"(\" }}] }}\n"
+        ));
+        assert!(
+            e.message.contains("when.all[0].matches: invalid regex"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{HEAD}severity_by_state = {{ eol = \"high\" }}\nwhen = {{ check = \"smbv1\", in = [\"enabled\"] }}\n"
+        ));
+        assert!(
+            e.message.contains("no check in `when` reports state"),
+            "{e}"
+        );
+        let e = err_of(&format!(
+            "{HEAD}when = {{ check = \"smbv1\", in = [\"enabled\"] }}\n{HEAD}when = {{ stale_days = 3 }}\n"
+        ));
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.contains("defined twice"), "{e}");
-        let e = err_of(&format!("{HEAD}colour = \"red\"\nwhen = {{ stale_days = 3 }}\n"));
+        let e = err_of(&format!(
+            "{HEAD}colour = \"red\"\nwhen = {{ stale_days = 3 }}\n"
+        ));
         assert!(e.message.contains("unknown field"), "{e}");
     }
 
@@ -473,7 +612,12 @@ mod tests {
         .unwrap();
         set.extend(custom);
         assert_eq!(set.rules().len(), n);
-        assert_eq!(set.get("patch-age").unwrap().when, Condition::PatchAge { older_than_days: 30 });
+        assert_eq!(
+            set.get("patch-age").unwrap().when,
+            Condition::PatchAge {
+                older_than_days: 30
+            }
+        );
     }
 
     proptest::proptest! {

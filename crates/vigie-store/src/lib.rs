@@ -129,7 +129,10 @@ impl HostRecord {
     /// observation or the opening of one of its findings (a re-assessment
     /// can open findings after the last observation).
     pub fn latest_event(&self) -> Timestamp {
-        self.open_findings.iter().map(|f| f.opened_at).fold(self.last_seen, Timestamp::max)
+        self.open_findings
+            .iter()
+            .map(|f| f.opened_at)
+            .fold(self.last_seen, Timestamp::max)
     }
 }
 
@@ -332,7 +335,12 @@ pub trait StoreTx: Send {
     async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>>;
     /// Host ids in ascending order after `after`, at most `limit`, of hosts
     /// first seen at or before `seen_by` (for re-assessment in pages).
-    async fn host_ids_after(&mut self, after: i64, limit: u64, seen_by: Timestamp) -> Result<Vec<i64>>;
+    async fn host_ids_after(
+        &mut self,
+        after: i64,
+        limit: u64,
+        seen_by: Timestamp,
+    ) -> Result<Vec<i64>>;
     /// Interns software entries in the dictionary, returning their ids.
     async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>>;
     async fn software_by_ids(&mut self, ids: &[u32]) -> Result<Vec<(u32, Software)>>;

@@ -1232,7 +1232,12 @@ impl StoreTx for SqlTx {
         Ok(out)
     }
 
-    async fn host_ids_after(&mut self, after: i64, limit: u64, seen_by: Timestamp) -> Result<Vec<i64>> {
+    async fn host_ids_after(
+        &mut self,
+        after: i64,
+        limit: u64,
+        seen_by: Timestamp,
+    ) -> Result<Vec<i64>> {
         qs("SELECT id FROM hosts WHERE id > $1 AND first_seen <= $2 ORDER BY id LIMIT $3")
             .bind(after)
             .bind(seen_by.as_second())
@@ -1433,8 +1438,10 @@ impl StoreTx for SqlTx {
             query.execute(&mut *self.tx).await?;
         }
         // 4. source states
-        let sourced: Vec<(&HostChange, &StoredSourceState)> =
-            changes.iter().filter_map(|c| c.source.as_ref().map(|s| (c, s))).collect();
+        let sourced: Vec<(&HostChange, &StoredSourceState)> = changes
+            .iter()
+            .filter_map(|c| c.source.as_ref().map(|s| (c, s)))
+            .collect();
         for chunk in sourced.chunks(CHUNK / 2) {
             let mut query = q(format!(
                 "INSERT INTO host_sources (est_id, host_id, source, observed_at, state) VALUES {} \

@@ -1033,31 +1033,88 @@ async fn reassessment_changes_findings_only(store: &dyn Store) -> CaseResult {
     let later = at("2026-11-22T06:00:00Z");
     let mut tx = tryc!(store.begin().await);
     let id = tryc!(tx.allocate_host_ids(1).await);
-    tryc!(tx.apply(&[change(id, true, None, Some("RBH"), "RBH-81", seen, vec![], vec![])]).await);
-    tryc!(tx.refresh_daily(&[Some(code("RBH"))], &[Day::of_timestamp(seen)]).await);
+    tryc!(
+        tx.apply(&[change(
+            id,
+            true,
+            None,
+            Some("RBH"),
+            "RBH-81",
+            seen,
+            vec![],
+            vec![]
+        )])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(&[Some(code("RBH"))], &[Day::of_timestamp(seen)])
+            .await
+    );
     tryc!(tx.commit().await);
 
     let mut tx = tryc!(store.begin().await);
     let ids = tryc!(tx.host_ids_after(0, 10, later).await);
     check!(ids == vec![id], "host ids page: {ids:?}");
-    check!(tryc!(tx.host_ids_after(id, 10, later).await).is_empty(), "nothing after the last id");
-    check!(tryc!(tx.host_ids_after(0, 10, at("2017-01-01T00:00:00Z")).await).is_empty(), "not first seen yet");
-    let mut c = change(id, false, Some(Some("RBH")), Some("RBH"), "RBH-81", later, vec![finding("os-eol", Severity::Critical)], vec![]);
+    check!(
+        tryc!(tx.host_ids_after(id, 10, later).await).is_empty(),
+        "nothing after the last id"
+    );
+    check!(
+        tryc!(tx.host_ids_after(0, 10, at("2017-01-01T00:00:00Z")).await).is_empty(),
+        "not first seen yet"
+    );
+    let mut c = change(
+        id,
+        false,
+        Some(Some("RBH")),
+        Some("RBH"),
+        "RBH-81",
+        later,
+        vec![finding("os-eol", Severity::Critical)],
+        vec![],
+    );
     c.source = None;
     c.keys = vec![];
     c.bump_open = false;
     tryc!(tx.apply(&[c]).await);
-    tryc!(tx.refresh_daily(&[Some(code("RBH"))], &[Day::of_timestamp(later)]).await);
+    tryc!(
+        tx.refresh_daily(&[Some(code("RBH"))], &[Day::of_timestamp(later)])
+            .await
+    );
     tryc!(tx.commit().await);
 
     let hosts = tryc!(store.hosts(&Scope::National, &HostFilter::default()).await);
     check!(hosts.len() == 1, "one host");
-    check!(hosts[0].last_seen == seen, "re-assessment does not move last seen: {}", hosts[0].last_seen);
-    check!(hosts[0].sources.len() == 1 && hosts[0].sources[0].last_observed == seen, "sources untouched");
-    check!(hosts[0].findings.len() == 1 && hosts[0].findings[0].first_seen == later, "finding opened at the assessment");
-    let before = HostFilter { rule: Some(rule("os-eol")), at: Some(day("2026-11-21")), ..Default::default() };
-    check!(tryc!(store.count_hosts(&Scope::National, &before).await) == 0, "not eol the day before");
-    let p = tryc!(store.posture(&Scope::National, GroupBy::Sector, day("2026-11-22")).await);
-    check!(p[0].rules.get("os-eol") == Some(&1), "posture counts the re-assessed finding: {p:?}");
+    check!(
+        hosts[0].last_seen == seen,
+        "re-assessment does not move last seen: {}",
+        hosts[0].last_seen
+    );
+    check!(
+        hosts[0].sources.len() == 1 && hosts[0].sources[0].last_observed == seen,
+        "sources untouched"
+    );
+    check!(
+        hosts[0].findings.len() == 1 && hosts[0].findings[0].first_seen == later,
+        "finding opened at the assessment"
+    );
+    let before = HostFilter {
+        rule: Some(rule("os-eol")),
+        at: Some(day("2026-11-21")),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.count_hosts(&Scope::National, &before).await) == 0,
+        "not eol the day before"
+    );
+    let p = tryc!(
+        store
+            .posture(&Scope::National, GroupBy::Sector, day("2026-11-22"))
+            .await
+    );
+    check!(
+        p[0].rules.get("os-eol") == Some(&1),
+        "posture counts the re-assessed finding: {p:?}"
+    );
     Ok(())
 }

@@ -1,4 +1,5 @@
 //! Conformance suite on the real PostgreSQL server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //!
 //! Uses `VIGIE_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/test`)
 //! to create a uniquely named database, runs the suite in it and drops it.

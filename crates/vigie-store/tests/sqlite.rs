@@ -1,4 +1,5 @@
 //! Conformance suite on SQLite (a file in a temporary directory).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_conforms() {
