@@ -225,7 +225,11 @@ pub struct PostureRow {
     pub group: String,
     pub name: String,
     pub hosts: u64,
+    /// Machines with a confirmed finding, per rule.
     pub rules: BTreeMap<String, u64>,
+    /// Machines whose finding needs an analyst's review (e.g. a KEV product
+    /// match without version evidence), per rule; not counted in `rules`.
+    pub review: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,7 +237,10 @@ pub struct TrendPoint {
     pub day: Day,
     pub group: String,
     pub hosts: u64,
+    /// Machines with a confirmed finding.
     pub with_rule: u64,
+    /// Machines whose finding needs review.
+    pub needs_review: u64,
 }
 
 /// Time to remediate a rule: closed intervals in a window.

@@ -672,7 +672,7 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         let rules = q(format!(
-            "SELECT d.est_id, d.rule_id, d.hosts FROM daily_findings d JOIN \
+            "SELECT d.est_id, d.rule_id, d.hosts, d.review FROM daily_findings d JOIN \
              (SELECT est_id, rule_id, MAX(day) AS day FROM daily_findings WHERE day <= {day} AND {cond} GROUP BY est_id, rule_id) m \
              ON d.est_id = m.est_id AND d.rule_id = m.rule_id AND d.day = m.day"
         ))
@@ -709,6 +709,7 @@ impl Store for SqlStore {
                 name,
                 hosts: 0,
                 rules: BTreeMap::new(),
+                review: BTreeMap::new(),
             });
             row.hosts += u64::try_from(n).unwrap_or(0);
         }
@@ -716,14 +717,17 @@ impl Store for SqlStore {
             let est_id: i64 = r.try_get(0)?;
             let rule: String = r.try_get(1)?;
             let n: i64 = r.try_get(2)?;
+            let review: i64 = r.try_get(3)?;
             let (g, name) = group_of(est_id);
             let row = groups.entry(g.clone()).or_insert_with(|| PostureRow {
                 group: g,
                 name,
                 hosts: 0,
                 rules: BTreeMap::new(),
+                review: BTreeMap::new(),
             });
-            *row.rules.entry(rule).or_insert(0) += u64::try_from(n).unwrap_or(0);
+            *row.rules.entry(rule.clone()).or_insert(0) += u64::try_from(n).unwrap_or(0);
+            *row.review.entry(rule).or_insert(0) += u64::try_from(review).unwrap_or(0);
         }
         if by == GroupBy::Sector && groups.is_empty() {
             groups.insert(
@@ -733,6 +737,7 @@ impl Store for SqlStore {
                     name: "Sector".into(),
                     hosts: 0,
                     rules: BTreeMap::new(),
+                    review: BTreeMap::new(),
                 },
             );
         }
@@ -764,7 +769,7 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         let rule_rows = q(format!(
-            "SELECT est_id, day, hosts FROM daily_findings WHERE rule_id = $1 AND day <= {end} AND {cond} ORDER BY est_id, day"
+            "SELECT est_id, day, hosts, review FROM daily_findings WHERE rule_id = $1 AND day <= {end} AND {cond} ORDER BY est_id, day"
         ))
         .bind(rule.as_str().to_string())
         .fetch_all(&self.pool)
@@ -779,27 +784,31 @@ impl Store for SqlStore {
             }
         };
         // series per establishment: sorted (day, value), carried forward
-        fn series(rows: Vec<AnyRow>) -> Result<BTreeMap<i64, Vec<(i32, u64)>>> {
-            let mut m: BTreeMap<i64, Vec<(i32, u64)>> = BTreeMap::new();
+        /// Per establishment: (day, value, review) sorted by day.
+        type Series = BTreeMap<i64, Vec<(i32, u64, u64)>>;
+        fn series(rows: Vec<AnyRow>, with_review: bool) -> Result<Series> {
+            let mut m: Series = BTreeMap::new();
             for r in rows {
                 let est: i64 = r.try_get(0)?;
                 let day: i64 = r.try_get(1)?;
                 let v: i64 = r.try_get(2)?;
+                let review: i64 = if with_review { r.try_get(3)? } else { 0 };
                 m.entry(est).or_default().push((
                     i32::try_from(day).unwrap_or(0),
                     u64::try_from(v).unwrap_or(0),
+                    u64::try_from(review).unwrap_or(0),
                 ));
             }
             Ok(m)
         }
-        fn value_at(s: &[(i32, u64)], day: i32) -> u64 {
-            match s.partition_point(|(d, _)| *d <= day) {
-                0 => 0,
-                i => s[i - 1].1,
+        fn value_at(s: &[(i32, u64, u64)], day: i32) -> (u64, u64) {
+            match s.partition_point(|(d, _, _)| *d <= day) {
+                0 => (0, 0),
+                i => (s[i - 1].1, s[i - 1].2),
             }
         }
-        let hs = series(host_rows)?;
-        let rs = series(rule_rows)?;
+        let hs = series(host_rows, false)?;
+        let rs = series(rule_rows, true)?;
         let mut points_days = Vec::new();
         let mut d = match step {
             Step::Day => from,
@@ -819,22 +828,26 @@ impl Store for SqlStore {
         }
         let mut out = Vec::new();
         for (label, sample) in points_days {
-            let mut groups: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            let mut groups: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
             if by == GroupBy::Sector {
-                groups.insert("sector".into(), (0, 0));
+                groups.insert("sector".into(), (0, 0, 0));
             }
             for (est, s) in &hs {
-                groups.entry(group_of(*est)).or_default().0 += value_at(s, sample.number());
+                groups.entry(group_of(*est)).or_default().0 += value_at(s, sample.number()).0;
             }
             for (est, s) in &rs {
-                groups.entry(group_of(*est)).or_default().1 += value_at(s, sample.number());
+                let (confirmed, review) = value_at(s, sample.number());
+                let g = groups.entry(group_of(*est)).or_default();
+                g.1 += confirmed;
+                g.2 += review;
             }
-            for (group, (hosts, with_rule)) in groups {
+            for (group, (hosts, with_rule, needs_review)) in groups {
                 out.push(TrendPoint {
                     day: label,
                     group,
                     hosts,
                     with_rule,
+                    needs_review,
                 });
             }
         }
@@ -1076,8 +1089,11 @@ impl SqlTx {
         .bind(hosts)
         .execute(&mut *self.tx)
         .await?;
-        let counts: BTreeMap<String, i64> = qs(
-            "SELECT rule_id, COUNT(DISTINCT host_id) FROM findings \
+        // a machine has at most one open finding per rule, so counting rows
+        // counts machines
+        let counts: BTreeMap<String, (i64, i64)> = qs(
+            "SELECT rule_id, COUNT(CASE WHEN status = 'needs-review' THEN NULL ELSE 1 END), \
+             COUNT(CASE WHEN status = 'needs-review' THEN 1 ELSE NULL END) FROM findings \
              WHERE est_id = $1 AND opened_at <= $2 AND (closed_at IS NULL OR closed_at > $3) GROUP BY rule_id",
         )
         .bind(est_id)
@@ -1086,7 +1102,12 @@ impl SqlTx {
         .fetch_all(&mut *self.tx)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?),
+            ))
+        })
         .collect::<Result<_>>()?;
         // rules that had rows before must drop to zero explicitly, or the
         // carried-forward value would stay
@@ -1098,17 +1119,19 @@ impl SqlTx {
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<std::result::Result<_, _>>()?;
-        let mut all: BTreeMap<String, i64> = known.into_iter().map(|k| (k, 0)).collect();
+        let mut all: BTreeMap<String, (i64, i64)> =
+            known.into_iter().map(|k| (k, (0, 0))).collect();
         all.extend(counts);
-        for (rule, n) in all {
+        for (rule, (confirmed, review)) in all {
             qs(
-                "INSERT INTO daily_findings (est_id, rule_id, day, hosts) VALUES ($1, $2, $3, $4) \
-                ON CONFLICT (est_id, rule_id, day) DO UPDATE SET hosts = excluded.hosts",
+                "INSERT INTO daily_findings (est_id, rule_id, day, hosts, review) VALUES ($1, $2, $3, $4, $5) \
+                ON CONFLICT (est_id, rule_id, day) DO UPDATE SET hosts = excluded.hosts, review = excluded.review",
             )
             .bind(est_id)
             .bind(rule)
             .bind(i64::from(day.number()))
-            .bind(n)
+            .bind(confirmed)
+            .bind(review)
             .execute(&mut *self.tx)
             .await?;
         }

@@ -80,6 +80,13 @@ fn finding(r: &str, sev: Severity) -> Finding {
     }
 }
 
+fn review_finding(r: &str) -> Finding {
+    Finding {
+        status: FindingStatus::NeedsReview,
+        ..finding(r, Severity::High)
+    }
+}
+
 fn state(observed: Timestamp) -> StoredSourceState {
     StoredSourceState {
         kind: SourceKind::Osquery,
@@ -715,7 +722,7 @@ async fn posture_and_trend_at_past_dates(store: &dyn Store) -> CaseResult {
                 Some("RAL"),
                 "RAL-3",
                 d1,
-                vec![],
+                vec![review_finding("kev-software")],
                 vec![]
             ),
             change(
@@ -772,6 +779,13 @@ async fn posture_and_trend_at_past_dates(store: &dyn Store) -> CaseResult {
     check!(
         p(&tryc!(on("2017-05-01").await), "RAL") == Some((3, 2)),
         "RAL on day 1"
+    );
+    let day1 = tryc!(on("2017-05-01").await);
+    let ral = day1.iter().find(|r| r.group == "RAL").ok_or("RAL row")?;
+    check!(
+        ral.review.get("kev-software") == Some(&1)
+            && ral.rules.get("kev-software").copied().unwrap_or(0) == 0,
+        "needs-review findings are counted apart: {ral:?}"
     );
     check!(
         p(&tryc!(on("2017-05-02").await), "RAL") == Some((3, 2)),

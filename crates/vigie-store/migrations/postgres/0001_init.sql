@@ -88,11 +88,13 @@ CREATE TABLE daily_hosts (
     PRIMARY KEY (est_id, day)
 );
 
+-- hosts: confirmed findings; review: findings that need an analyst's review
 CREATE TABLE daily_findings (
     est_id BIGINT NOT NULL,
     rule_id TEXT NOT NULL,
     day BIGINT NOT NULL,
     hosts BIGINT NOT NULL,
+    review BIGINT NOT NULL,
     PRIMARY KEY (est_id, rule_id, day)
 );
 

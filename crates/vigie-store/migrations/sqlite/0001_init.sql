@@ -88,11 +88,13 @@ CREATE TABLE daily_hosts (
     PRIMARY KEY (est_id, day)
 );
 
+-- hosts: confirmed findings; review: findings that need an analyst's review
 CREATE TABLE daily_findings (
     est_id INTEGER NOT NULL,
     rule_id TEXT NOT NULL,
     day INTEGER NOT NULL,
     hosts INTEGER NOT NULL,
+    review INTEGER NOT NULL,
     PRIMARY KEY (est_id, rule_id, day)
 );
 

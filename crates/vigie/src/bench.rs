@@ -1,0 +1,346 @@
+//! `vigie bench`: the measurements behind BENCHMARKS.md. Each prints what it
+//! measured and the machine it ran on; nothing here asserts a time.
+
+use crate::app::{Ctx, today};
+use crate::output::{Table, emit};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+use vigie_core::{Day, Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_ingest::{IngestOptions, Pipeline};
+use vigie_store::{GroupBy, Scope, SqlStore, Store};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Ingest + assess a synthetic Windows fleet from osquery JSON lines, then
+    /// re-ingest it as daily snapshots of a mostly unchanged fleet.
+    Ingest {
+        #[arg(long, default_value_t = 100_000)]
+        hosts: u64,
+        #[arg(long, default_value_t = 100)]
+        programs: usize,
+        #[arg(long, default_value_t = 100)]
+        hotfixes: usize,
+        /// Daily snapshots to ingest (the first is the initial load).
+        #[arg(long, default_value_t = 1)]
+        days: u32,
+        #[arg(long, default_value_t = 200)]
+        establishments: usize,
+        /// Scratch directory (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Write the input files only once and reuse them.
+        #[arg(long)]
+        reuse_input: bool,
+    },
+    /// Time `posture` (sector, region, establishment) on the current database.
+    Posture {
+        #[arg(long, default_value_t = 20)]
+        iterations: u32,
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    format!(
+        "{cpu}, {cores} cores, {:.0} GiB RAM",
+        mem as f64 / 1_048_576.0
+    )
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn db_bytes(path: &std::path::Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", path.display())).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[derive(Serialize)]
+struct IngestBench {
+    machine: String,
+    backend: String,
+    hosts: u64,
+    programs_per_host: usize,
+    hotfixes_per_host: usize,
+    input_bytes: u64,
+    first_load_seconds: f64,
+    first_load_hosts_per_second: f64,
+    snapshots: u32,
+    snapshot_seconds: Vec<f64>,
+    db_bytes: Option<u64>,
+    db_bytes_per_host: Option<f64>,
+    peak_rss_mib: f64,
+    open_findings: u64,
+}
+
+pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Ingest {
+            hosts,
+            programs,
+            hotfixes,
+            days,
+            establishments,
+            dir,
+            reuse_input,
+        } => {
+            if days == 0 || establishments == 0 || hosts == 0 {
+                bail!("--hosts, --days and --establishments must be positive");
+            }
+            let tmp;
+            let dir = match dir {
+                Some(d) => {
+                    std::fs::create_dir_all(&d)?;
+                    d
+                }
+                None => {
+                    tmp = tempfile::tempdir()?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let sqlite_path = dir.join("bench.db");
+            let is_sqlite = !ctx.db.starts_with("postgres");
+            let db = if is_sqlite {
+                sqlite_path.display().to_string()
+            } else {
+                ctx.db.clone()
+            };
+            if is_sqlite {
+                for s in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{s}", sqlite_path.display()));
+                }
+            }
+            let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&db).await?);
+            store.reset().await?;
+            let region = RegionCode::new("BENCH")?;
+            let codes: Vec<EstablishmentCode> = (0..establishments)
+                .map(|i| EstablishmentCode::new(&format!("E{i:05}")))
+                .collect::<Result<_, _>>()?;
+            let ests: Vec<Establishment> = codes
+                .iter()
+                .map(|c| Establishment {
+                    code: c.clone(),
+                    name: format!("Bench establishment {c}"),
+                    kind: EstablishmentKind::Acute,
+                    region: region.clone(),
+                    parent: None,
+                    hostname_patterns: vec![],
+                    subnets: vec![],
+                })
+                .collect();
+            store
+                .import_org(
+                    &[Region {
+                        code: region.clone(),
+                        name: "Bench".into(),
+                    }],
+                    &ests,
+                )
+                .await?;
+            let end = today();
+            let first_day = end.add_days(-(i32::try_from(days).unwrap_or(1) - 1));
+            let mut input_bytes = 0;
+            let mut paths = Vec::new();
+            for d in 0..days {
+                let day = first_day.add_days(i32::try_from(d).unwrap_or(0));
+                let path = dir.join(format!("fleet-{day}.jsonl"));
+                if !(reuse_input && path.exists()) {
+                    let f =
+                        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+                    let codes = codes.clone();
+                    let p = path.clone();
+                    tokio::task::spawn_blocking(move || {
+                        vigie_demo::write_osquery_fleet(
+                            f, hosts, &codes, programs, hotfixes, day, 42,
+                        )
+                    })
+                    .await?
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?;
+                }
+                input_bytes += std::fs::metadata(&path)?.len();
+                paths.push(path);
+            }
+            let org = store.org().await?;
+            let checks = ctx.checks(store.as_ref()).await?;
+            let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+            let mut times = Vec::new();
+            for p in &paths {
+                let t = Instant::now();
+                let r = pipeline
+                    .ingest_file(p, &IngestOptions::default())
+                    .await
+                    .with_context(|| p.display().to_string())?;
+                times.push(t.elapsed().as_secs_f64());
+                if !ctx.quiet {
+                    eprintln!(
+                        "{}: {} observations in {:.2} s",
+                        p.display(),
+                        r.observations,
+                        times[times.len() - 1]
+                    );
+                }
+            }
+            let stats = store.stats(&Scope::National).await?;
+            let bytes = is_sqlite.then(|| db_bytes(&sqlite_path));
+            let first = times.first().copied().unwrap_or(0.0);
+            let result = IngestBench {
+                machine: machine(),
+                backend: store.backend().into(),
+                hosts,
+                programs_per_host: programs,
+                hotfixes_per_host: hotfixes,
+                input_bytes,
+                first_load_seconds: first,
+                first_load_hosts_per_second: hosts as f64 / first.max(1e-9),
+                snapshots: days,
+                snapshot_seconds: times.clone(),
+                db_bytes: bytes,
+                db_bytes_per_host: bytes.map(|b| b as f64 / hosts as f64),
+                peak_rss_mib: peak_rss_mib(),
+                open_findings: stats.open_findings,
+            };
+            let mut t = Table::new(["measure", "value"]);
+            t.row(["machine".to_string(), result.machine.clone()]);
+            t.row(["backend".to_string(), result.backend.clone()]);
+            t.row([
+                "hosts × (programs, hotfixes)".to_string(),
+                format!("{hosts} × ({programs}, {hotfixes})"),
+            ]);
+            t.row([
+                "input".to_string(),
+                format!(
+                    "{:.1} MiB in {days} file(s)",
+                    input_bytes as f64 / 1_048_576.0
+                ),
+            ]);
+            t.row([
+                "first load".to_string(),
+                format!(
+                    "{first:.2} s = {:.0} hosts/s",
+                    result.first_load_hosts_per_second
+                ),
+            ]);
+            if days > 1 {
+                let rest: Vec<String> = times[1..].iter().map(|s| format!("{s:.2}")).collect();
+                t.row(["later snapshots (s)".to_string(), rest.join(", ")]);
+            }
+            if let (Some(b), Some(per)) = (result.db_bytes, result.db_bytes_per_host) {
+                t.row([
+                    "database".to_string(),
+                    format!("{:.1} MiB = {per:.0} bytes/host", b as f64 / 1_048_576.0),
+                ]);
+            }
+            t.row([
+                "peak RSS".to_string(),
+                format!("{:.0} MiB", result.peak_rss_mib),
+            ]);
+            t.row([
+                "open findings".to_string(),
+                result.open_findings.to_string(),
+            ]);
+            emit(ctx.format, &result, &t)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Posture { iterations, at } => {
+            let store = ctx.store().await?;
+            let at = match at {
+                Some(s) => Day::parse(&s)?,
+                None => today(),
+            };
+            let stats = store.stats(&Scope::National).await?;
+            #[derive(Serialize)]
+            struct Timing {
+                by: String,
+                iterations: u32,
+                p50_ms: f64,
+                p95_ms: f64,
+                max_ms: f64,
+            }
+            let mut results = Vec::new();
+            for (name, by) in [
+                ("sector", GroupBy::Sector),
+                ("region", GroupBy::Region),
+                ("establishment", GroupBy::Establishment),
+            ] {
+                let mut ms = Vec::new();
+                for _ in 0..iterations.max(1) {
+                    let t = Instant::now();
+                    let rows = store.posture(&Scope::National, by, at).await?;
+                    std::hint::black_box(rows);
+                    ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                ms.sort_by(|a, b| a.total_cmp(b));
+                let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+                results.push(Timing {
+                    by: name.into(),
+                    iterations,
+                    p50_ms: q(0.5),
+                    p95_ms: q(0.95),
+                    max_ms: q(1.0),
+                });
+            }
+            let mut t = Table::new(["posture --by", "hosts", "p50 ms", "p95 ms", "max ms"]);
+            for r in &results {
+                t.row([
+                    r.by.clone(),
+                    stats.hosts.to_string(),
+                    format!("{:.1}", r.p50_ms),
+                    format!("{:.1}", r.p95_ms),
+                    format!("{:.1}", r.max_ms),
+                ]);
+            }
+            eprintln!(
+                "machine: {}; backend {}; {} hosts",
+                machine(),
+                store.backend(),
+                stats.hosts
+            );
+            emit(ctx.format, &results, &t)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,837 @@
+//! The everyday commands.
+
+use crate::app::{Ctx, parse_day, scope_of, today};
+use crate::output::{Table, emit, pct, progress, share};
+use crate::{HostsArgs, IngestArgs, PostureArgs, RemediationArgs, TrendArgs};
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vigie_core::{EstablishmentCode, RegionCode, RuleId};
+use vigie_ingest::{FileReport, FileStatus, IngestOptions, Pipeline};
+use vigie_inventory::{CsvMapping, Format, ParseOptions};
+use vigie_store::{GroupBy, HostFilter, HostView, Scope, Step};
+
+pub async fn org_import(ctx: &Ctx, file: &Path) -> Result<ExitCode> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let (regions, ests) = vigie_inventory::parse_org_csv(std::io::BufReader::new(f))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let store = ctx.store().await?;
+    let summary = store.import_org(&regions, &ests).await?;
+    let mut t = Table::new(["regions", "establishments added", "establishments updated"]);
+    t.row([
+        summary.regions.to_string(),
+        summary.establishments_added.to_string(),
+        summary.establishments_updated.to_string(),
+    ]);
+    emit(ctx.format, &summary, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn org_list(ctx: &Ctx, region: Option<String>) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let scope = scope_of(region.as_deref(), None)?;
+    let ests = store.establishments(&scope).await?;
+    let mut t = Table::new([
+        "code",
+        "name",
+        "kind",
+        "region",
+        "parent",
+        "hostname patterns",
+        "subnets",
+    ]);
+    for e in &ests {
+        t.row([
+            e.code.to_string(),
+            e.name.clone(),
+            e.kind.to_string(),
+            e.region.to_string(),
+            e.parent.clone().unwrap_or_default(),
+            e.hostname_patterns.join(";"),
+            e.subnets
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+        ]);
+    }
+    emit(ctx.format, &ests, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Files under a path, sorted, recursively; hidden files skipped.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(p.clone());
+            continue;
+        }
+        let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
+        if meta.is_dir() {
+            let mut stack = vec![p.clone()];
+            let mut found = Vec::new();
+            while let Some(dir) = stack.pop() {
+                for entry in
+                    std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+                {
+                    let path = entry?.path();
+                    if path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
+                    {
+                        continue;
+                    }
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        found.push(path);
+                    }
+                }
+            }
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+pub fn ingest_options(a: &IngestArgs) -> Result<IngestOptions> {
+    let mut parse = ParseOptions::default();
+    let mut mapping = match &a.csv_map {
+        Some(p) => {
+            let src =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                CsvMapping::from_toml_str(&src)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    if !a.csv_columns.is_empty() {
+        let flags = CsvMapping::from_pairs(a.csv_columns.iter().map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("--csv-column: {e}"))?;
+        mapping = Some(match mapping {
+            Some(m) => overlay(m, flags),
+            None => flags,
+        });
+    }
+    parse.csv_mapping = mapping;
+    Ok(IngestOptions {
+        establishment: a
+            .establishment
+            .as_deref()
+            .map(EstablishmentCode::new)
+            .transpose()?,
+        observed_at: a
+            .observed_at
+            .as_deref()
+            .map(|s| {
+                s.parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--observed-at {s:?}: expected RFC 3339"))
+            })
+            .transpose()?,
+        format: a
+            .input_format
+            .as_deref()
+            .map(|f| {
+                Format::parse(f).with_context(|| format!("--input-format {f:?}: unknown format"))
+            })
+            .transpose()?,
+        parse,
+        now: jiff::Timestamp::now(),
+    })
+}
+
+/// Flags override the mapping file, field by field.
+fn overlay(mut base: CsvMapping, flags: CsvMapping) -> CsvMapping {
+    macro_rules! take {
+        ($($f:ident),*) => { $( if flags.$f.is_some() { base.$f = flags.$f; } )* };
+    }
+    take!(
+        hostname,
+        fqdn,
+        serial,
+        uuid,
+        ip,
+        mac,
+        os_name,
+        os_version,
+        os_build,
+        hotfixes,
+        software_name,
+        software_version,
+        software_publisher,
+        establishment,
+        observed_at,
+        delimiter,
+        day_first,
+        auto_detect
+    );
+    base
+}
+
+#[derive(Serialize)]
+struct IngestRow {
+    file: String,
+    ok: bool,
+    #[serde(flatten)]
+    report: Option<FileReport>,
+    error: Option<String>,
+}
+
+pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
+    let opts = ingest_options(&a)?;
+    let files = expand_paths(&a.paths)?;
+    let store = ctx.store().await?;
+    let org = store.org().await?;
+    let checks = ctx.checks(store.as_ref()).await?;
+    let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+    let pb = progress(files.len() as u64, "ingest", ctx.quiet);
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for f in &files {
+        let result = if f.as_os_str() == "-" {
+            pipeline
+                .ingest_reader("<stdin>", std::io::stdin(), &opts)
+                .await
+        } else {
+            pipeline.ingest_file(f, &opts).await
+        };
+        match result {
+            Ok(r) => rows.push(IngestRow {
+                file: r.file.clone(),
+                ok: true,
+                report: Some(r),
+                error: None,
+            }),
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(file = %f.display(), error = %e, "ingest failed");
+                pb.suspend(|| eprintln!("error: {e}"));
+                rows.push(IngestRow {
+                    file: f.display().to_string(),
+                    ok: false,
+                    report: None,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let mut t = Table::new([
+        "file",
+        "format",
+        "status",
+        "observations",
+        "new hosts",
+        "updated",
+        "unassigned",
+        "opened",
+        "closed",
+        "observed",
+    ]);
+    for r in &rows {
+        match &r.report {
+            Some(rep) => t.row([
+                rep.file.clone(),
+                rep.format.clone(),
+                match rep.status {
+                    FileStatus::Ingested => "ingested".into(),
+                    FileStatus::AlreadyIngested => "already ingested (unchanged)".to_string(),
+                },
+                rep.observations.to_string(),
+                rep.hosts_new.to_string(),
+                rep.hosts_updated.to_string(),
+                rep.unassigned.to_string(),
+                rep.findings_opened.to_string(),
+                rep.findings_closed.to_string(),
+                rep.last_observed.map(|t| t.to_string()).unwrap_or_default(),
+            ]),
+            None => t.row([
+                r.file.clone(),
+                String::new(),
+                format!("FAILED: {}", r.error.clone().unwrap_or_default()),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]),
+        }
+    }
+    emit(ctx.format, &rows, &t)?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(Serialize)]
+struct OsJson {
+    name: Option<String>,
+    version: Option<String>,
+    build: Option<u32>,
+    ubr: Option<u32>,
+    family: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SourceJson {
+    kind: String,
+    last_observed: String,
+}
+
+#[derive(Serialize)]
+struct FindingJson {
+    rule: String,
+    severity: String,
+    status: String,
+    first_seen: String,
+    last_seen: String,
+    resolved_at: Option<String>,
+    evidence: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct HostJson {
+    id: i64,
+    hostname: Option<String>,
+    establishment: Option<String>,
+    region: Option<String>,
+    attribution: Option<String>,
+    os: OsJson,
+    first_seen: String,
+    last_seen: String,
+    sources: Vec<SourceJson>,
+    findings: Vec<FindingJson>,
+}
+
+fn host_json(h: &HostView) -> HostJson {
+    HostJson {
+        id: h.id,
+        hostname: h.hostname.clone(),
+        establishment: h.establishment.as_ref().map(|e| e.to_string()),
+        region: h.region.as_ref().map(|r| r.to_string()),
+        attribution: h.attribution.clone(),
+        os: OsJson {
+            name: h.os.name.clone(),
+            version: h.os.version.clone(),
+            build: h.os.build,
+            ubr: h.os.ubr,
+            family: h.os.family.map(|f| f.as_str().to_string()),
+        },
+        first_seen: h.first_seen.to_string(),
+        last_seen: h.last_seen.to_string(),
+        sources: h
+            .sources
+            .iter()
+            .map(|s| SourceJson {
+                kind: s.kind.to_string(),
+                last_observed: s.last_observed.to_string(),
+            })
+            .collect(),
+        findings: h
+            .findings
+            .iter()
+            .map(|f| FindingJson {
+                rule: f.rule.to_string(),
+                severity: f.severity.to_string(),
+                status: f.status.as_str().to_string(),
+                first_seen: f.first_seen.to_string(),
+                last_seen: f.last_seen.to_string(),
+                resolved_at: f.resolved_at.map(|t| t.to_string()),
+                evidence: f.evidence.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let filter = HostFilter {
+        establishment: a
+            .establishment
+            .as_deref()
+            .map(EstablishmentCode::new)
+            .transpose()?,
+        region: a.region.as_deref().map(RegionCode::new).transpose()?,
+        rule: a.rule.as_deref().map(RuleId::new).transpose()?,
+        at: parse_day(a.at.as_deref(), "at")?,
+        unassigned_only: a.unassigned,
+        hostname: a.hostname.clone(),
+        limit: Some(a.limit),
+        offset: a.offset,
+    };
+    if let Some(r) = &filter.rule
+        && ctx.rules()?.get(r.as_str()).is_none()
+    {
+        bail!("unknown rule {r} (see `vigie rules list`)");
+    }
+    let hosts = store.hosts(&Scope::National, &filter).await?;
+    let json: Vec<HostJson> = hosts.iter().map(host_json).collect();
+    let mut t = Table::new([
+        "hostname",
+        "establishment",
+        "os",
+        "build",
+        "sources",
+        "findings",
+    ]);
+    for h in &hosts {
+        t.row([
+            h.hostname.clone().unwrap_or_else(|| format!("#{}", h.id)),
+            h.establishment
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "unassigned".into()),
+            h.os.name.clone().unwrap_or_default(),
+            match (h.os.version.as_deref(), h.os.ubr) {
+                (Some(v), Some(u)) => format!("{v}.{u}"),
+                (Some(v), None) => v.to_string(),
+                _ => String::new(),
+            },
+            h.sources
+                .iter()
+                .map(|s| s.kind.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            h.findings
+                .iter()
+                .map(|f| {
+                    if f.status == vigie_core::FindingStatus::NeedsReview {
+                        format!("{} (review)", f.rule)
+                    } else {
+                        f.rule.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    emit(ctx.format, &json, &t)?;
+    if ctx.format == crate::output::OutputFormat::Table && hosts.len() as u64 == a.limit {
+        eprintln!(
+            "(first {} machines; use --limit and --offset for more)",
+            a.limit
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct RuleShare {
+    /// Machines with a confirmed finding.
+    hosts: u64,
+    share: f64,
+    /// Machines whose finding needs an analyst's review (not in `hosts`).
+    needs_review: u64,
+}
+
+#[derive(Serialize)]
+struct PostureJson {
+    group: String,
+    name: String,
+    hosts: u64,
+    rules: BTreeMap<String, RuleShare>,
+}
+
+fn group_by(s: &str) -> Result<GroupBy> {
+    GroupBy::parse(s)
+        .with_context(|| format!("--by {s:?}: expected sector, region or establishment"))
+}
+
+pub async fn posture(ctx: &Ctx, a: PostureArgs) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let rules = ctx.rules()?;
+    let at = parse_day(a.at.as_deref(), "at")?.unwrap_or_else(today);
+    let scope = scope_of(a.region.as_deref(), a.establishment.as_deref())?;
+    let rows = store.posture(&scope, group_by(&a.by)?, at).await?;
+    let rule_ids: Vec<String> = rules.rules().iter().map(|r| r.id.to_string()).collect();
+    let json: Vec<PostureJson> = rows
+        .iter()
+        .map(|r| PostureJson {
+            group: r.group.clone(),
+            name: r.name.clone(),
+            hosts: r.hosts,
+            rules: rule_ids
+                .iter()
+                .map(|id| {
+                    let n = r.rules.get(id).copied().unwrap_or(0);
+                    let review = r.review.get(id).copied().unwrap_or(0);
+                    (
+                        id.clone(),
+                        RuleShare {
+                            hosts: n,
+                            share: share(n, r.hosts),
+                            needs_review: review,
+                        },
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let mut headers = vec!["group".to_string(), "name".to_string(), "hosts".to_string()];
+    headers.extend(rule_ids.iter().cloned());
+    let mut t = Table::new(headers);
+    for r in &rows {
+        let mut cells = vec![r.group.clone(), r.name.clone(), r.hosts.to_string()];
+        for id in &rule_ids {
+            let n = r.rules.get(id).copied().unwrap_or(0);
+            let review = r.review.get(id).copied().unwrap_or(0);
+            cells.push(if ctx.format == crate::output::OutputFormat::Csv {
+                n.to_string()
+            } else if review > 0 {
+                format!("{n} ({}) +{review} to review", pct(n, r.hosts))
+            } else {
+                format!("{n} ({})", pct(n, r.hosts))
+            });
+        }
+        t.row(cells);
+    }
+    if ctx.format == crate::output::OutputFormat::Table {
+        println!("Posture on {at}");
+    }
+    emit(ctx.format, &json, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct TrendJson {
+    day: String,
+    group: String,
+    hosts: u64,
+    with_rule: u64,
+    share: f64,
+    needs_review: u64,
+}
+
+pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let rule = RuleId::new(&a.rule)?;
+    if ctx.rules()?.get(rule.as_str()).is_none() {
+        bail!("unknown rule {rule} (see `vigie rules list`)");
+    }
+    let to = parse_day(a.to.as_deref(), "to")?.unwrap_or_else(today);
+    let from = parse_day(a.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-30));
+    let step = match a.step.as_str() {
+        "day" => Step::Day,
+        "week" => Step::Week,
+        other => bail!("--step {other:?}: expected day or week"),
+    };
+    let scope = scope_of(a.region.as_deref(), a.establishment.as_deref())?;
+    let points = store
+        .trend(&scope, &rule, group_by(&a.by)?, from, to, step)
+        .await?;
+    let json: Vec<TrendJson> = points
+        .iter()
+        .map(|p| TrendJson {
+            day: p.day.to_string(),
+            group: p.group.clone(),
+            hosts: p.hosts,
+            with_rule: p.with_rule,
+            share: share(p.with_rule, p.hosts),
+            needs_review: p.needs_review,
+        })
+        .collect();
+    let mut t = Table::new(["day", "group", "hosts", rule.as_str(), "share", "to review"]);
+    for p in &points {
+        t.row([
+            p.day.to_string(),
+            p.group.clone(),
+            p.hosts.to_string(),
+            p.with_rule.to_string(),
+            pct(p.with_rule, p.hosts),
+            p.needs_review.to_string(),
+        ]);
+    }
+    emit(ctx.format, &json, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn remediation(ctx: &Ctx, a: RemediationArgs) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let rule = RuleId::new(&a.rule)?;
+    let to = parse_day(a.to.as_deref(), "to")?.unwrap_or_else(today);
+    let from = parse_day(a.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-365));
+    let stats = store.remediation(&Scope::National, &rule, from, to).await?;
+    let f = |d: Option<f64>| d.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    let mut t = Table::new(["rule", "closed", "still open", "median days", "p90 days"]);
+    t.row([
+        stats.rule.to_string(),
+        stats.closed.to_string(),
+        stats.still_open.to_string(),
+        f(stats.median_days),
+        f(stats.p90_days),
+    ]);
+    emit(ctx.format, &stats, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct RuleJson {
+    id: String,
+    title: String,
+    severity: String,
+    rationale: String,
+    remediation: String,
+    references: Vec<String>,
+    origin: String,
+    line: usize,
+}
+
+pub fn rules_list(ctx: &Ctx) -> Result<ExitCode> {
+    let set = ctx.rules()?;
+    let json: Vec<RuleJson> = set
+        .rules()
+        .iter()
+        .map(|r| RuleJson {
+            id: r.id.to_string(),
+            title: r.title.clone(),
+            severity: r.severity.to_string(),
+            rationale: r.rationale.clone(),
+            remediation: r.remediation.clone(),
+            references: r.references.clone(),
+            origin: r.origin.clone(),
+            line: r.line,
+        })
+        .collect();
+    let mut t = Table::new(["id", "severity", "title", "origin"]);
+    for r in set.rules() {
+        t.row([
+            r.id.to_string(),
+            r.severity.to_string(),
+            r.title.clone(),
+            format!("{}:{}", r.origin, r.line),
+        ]);
+    }
+    emit(ctx.format, &json, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rules_check(ctx: &Ctx, files: &[PathBuf]) -> Result<ExitCode> {
+    if files.is_empty() {
+        bail!("give at least one rule file");
+    }
+    #[derive(Serialize)]
+    struct Checked {
+        file: String,
+        ok: bool,
+        rules: usize,
+        error: Option<String>,
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        let res = std::fs::read_to_string(f)
+            .map_err(|e| format!("{name}: {e}"))
+            .and_then(|src| vigie_posture::RuleSet::parse(&name, &src).map_err(|e| e.to_string()));
+        match res {
+            Ok(set) => out.push(Checked {
+                file: name,
+                ok: true,
+                rules: set.rules().len(),
+                error: None,
+            }),
+            Err(e) => out.push(Checked {
+                file: name,
+                ok: false,
+                rules: 0,
+                error: Some(e),
+            }),
+        }
+    }
+    let mut t = Table::new(["file", "result"]);
+    for c in &out {
+        t.row([
+            c.file.clone(),
+            match &c.error {
+                None => format!("ok ({} rules)", c.rules),
+                Some(e) => e.clone(),
+            },
+        ]);
+    }
+    emit(ctx.format, &out, &t)?;
+    for c in &out {
+        if let Some(e) = &c.error {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(if out.iter().all(|c| c.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn kb_status(ctx: &Ctx) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let kb = ctx.kb(store.as_ref()).await?;
+    let sources = kb.sources();
+    let mut t = Table::new(["source", "version", "date", "entries", "origin"]);
+    for s in &sources {
+        t.row([
+            s.name.clone(),
+            s.version.clone(),
+            s.date.map(|d| d.to_string()).unwrap_or_default(),
+            s.entries.to_string(),
+            s.origin.as_str().to_string(),
+        ]);
+    }
+    emit(ctx.format, &sources, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Largest knowledge-base update accepted (the KEV catalog is ~1.5 MB).
+const MAX_KB_UPDATE: usize = 64 * 1024 * 1024;
+
+async fn fetch(from: &str) -> Result<Vec<u8>> {
+    if from.starts_with("http://") || from.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let mut resp = client
+            .get(from)
+            .send()
+            .await
+            .with_context(|| format!("fetching {from}"))?;
+        if !resp.status().is_success() {
+            bail!("fetching {from}: http status {}", resp.status());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .with_context(|| format!("reading {from}"))?
+        {
+            if body.len() + chunk.len() > MAX_KB_UPDATE {
+                bail!("{from}: larger than {} MiB", MAX_KB_UPDATE >> 20);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    } else {
+        let path = from.strip_prefix("file://").unwrap_or(from);
+        let meta = std::fs::metadata(path).with_context(|| format!("reading {path}"))?;
+        if meta.len() > MAX_KB_UPDATE as u64 {
+            bail!("{path}: larger than {} MiB", MAX_KB_UPDATE >> 20);
+        }
+        std::fs::read(path).with_context(|| format!("reading {path}"))
+    }
+}
+
+pub async fn kb_update(ctx: &Ctx, from: &str) -> Result<ExitCode> {
+    let bytes = fetch(from).await?;
+    let store = ctx.store().await?;
+    let mut kb = ctx.kb(store.as_ref()).await?;
+    let src = kb
+        .load_update(&bytes)
+        .with_context(|| format!("{from}: not a usable knowledge-base update"))?;
+    store
+        .record_kb_update(&src.name, &src.version, from, &bytes)
+        .await?;
+    let mut t = Table::new(["source", "version", "date", "entries", "from"]);
+    t.row([
+        src.name.clone(),
+        src.version.clone(),
+        src.date.map(|d| d.to_string()).unwrap_or_default(),
+        src.entries.to_string(),
+        from.to_string(),
+    ]);
+    emit(ctx.format, &src, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn files(ctx: &Ctx, limit: u64) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let files = store.files(limit).await?;
+    let mut t = Table::new([
+        "ingested at",
+        "file",
+        "format",
+        "observations",
+        "hosts",
+        "unassigned",
+        "hash",
+    ]);
+    for f in &files {
+        t.row([
+            f.ingested_at.to_string(),
+            f.name.clone(),
+            f.format.clone(),
+            f.observations.to_string(),
+            f.hosts.to_string(),
+            f.unassigned.to_string(),
+            f.content_hash.chars().take(16).collect(),
+        ]);
+    }
+    emit(ctx.format, &files, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
+    let store = ctx.store().await?;
+    let s = store.stats(&Scope::National).await?;
+    let mut t = Table::new([
+        "backend",
+        "hosts",
+        "unassigned",
+        "open findings",
+        "files",
+        "software entries",
+    ]);
+    t.row([
+        store.backend().to_string(),
+        s.hosts.to_string(),
+        s.unassigned_hosts.to_string(),
+        s.open_findings.to_string(),
+        s.files.to_string(),
+        s.software_dictionary.to_string(),
+    ]);
+    emit(ctx.format, &s, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn assess(ctx: &Ctx, at: Option<&str>) -> Result<ExitCode> {
+    let at = match at {
+        None => jiff::Timestamp::now(),
+        Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => t,
+            Err(_) => {
+                let d = vigie_core::Day::parse(s)
+                    .with_context(|| format!("--at {s:?}: expected RFC 3339 or YYYY-MM-DD"))?;
+                jiff::Timestamp::from_second(d.end_second())?
+            }
+        },
+    };
+    let store = ctx.store().await?;
+    let org = store.org().await?;
+    let checks = ctx.checks(store.as_ref()).await?;
+    let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+    let report = pipeline.assess(at).await?;
+    let mut t = Table::new([
+        "assessed at",
+        "machines",
+        "findings opened",
+        "findings closed",
+    ]);
+    t.row([
+        at.to_string(),
+        report.hosts.to_string(),
+        report.findings_opened.to_string(),
+        report.findings_closed.to_string(),
+    ]);
+    emit(ctx.format, &report, &t)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,412 @@
+//! The command line, end to end, on a temporary SQLite database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigie-inventory/tests/data")
+        .join(rel)
+}
+
+struct T {
+    dir: tempfile::TempDir,
+}
+
+impl T {
+    fn new() -> T {
+        T {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn db(&self) -> String {
+        self.dir.path().join("v.db").display().to_string()
+    }
+    fn vigie(&self) -> Command {
+        let mut c = Command::cargo_bin("vigie").unwrap();
+        c.env_remove("VIGIE_DB")
+            .env_remove("VIGIE_RULES")
+            .arg("--db")
+            .arg(self.db())
+            .arg("--quiet");
+        c
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self
+            .vigie()
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+const ORG: &str = "code,name,kind,region,parent,hostname_patterns,subnets,region_name\n\
+RBH,Royal Berkshire,acute,Y59,QU9,rbh-*,10.1.0.0/16,South East\n\
+CHUN,CHU Nord,acute,NORD,,chun-*;*.chu-nord.local,10.40.0.0/16,Nord\n\
+A81001,The Densham Surgery,gp-practice,Y63,QHM,a81001-*,10.2.1.0/24,North East and Yorkshire\n";
+
+fn seeded() -> T {
+    let t = T::new();
+    let org = t.write("org.csv", ORG);
+    t.vigie()
+        .args(["org", "import"])
+        .arg(&org)
+        .assert()
+        .success();
+    t
+}
+
+#[test]
+fn ingest_then_query_in_every_format() {
+    let t = seeded();
+    let out = t
+        .vigie()
+        .arg("ingest")
+        .arg(fixture("osquery/windows7-snapshot.log"))
+        .arg(fixture("nmap/hospital-subnet.xml"))
+        .arg(fixture("ocs/windows7-fr.ocs"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    assert!(
+        rows.as_array().unwrap().iter().all(|r| r["ok"] == true),
+        "{rows}"
+    );
+
+    let hosts = t.json(&["hosts"]);
+    let hosts = hosts.as_array().unwrap();
+    assert!(hosts.len() >= 3, "{hosts:?}");
+    for h in hosts {
+        for key in ["hostname", "establishment", "os", "sources", "findings"] {
+            assert!(h.get(key).is_some(), "host lacks {key}: {h}");
+        }
+        for key in ["name", "version", "build"] {
+            assert!(h["os"].get(key).is_some(), "os lacks {key}: {h}");
+        }
+        for f in h["findings"].as_array().unwrap() {
+            for key in ["rule", "severity", "first_seen", "evidence"] {
+                assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+            }
+        }
+    }
+    let rbh = t.json(&["hosts", "--establishment", "RBH"]);
+    assert!(
+        rbh.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["establishment"] == "RBH")
+    );
+    let with_rule = t.json(&["hosts", "--rule", "smbv1-enabled"]);
+    assert!(with_rule.as_array().unwrap().iter().all(|h| {
+        h["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "smbv1-enabled")
+    }));
+
+    let posture = t.json(&["posture", "--by", "establishment", "--at", "2030-01-01"]);
+    let groups: Vec<&str> = posture
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert!(groups.contains(&"RBH"), "{groups:?}");
+    let rbh = posture
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "RBH")
+        .unwrap();
+    assert!(rbh["hosts"].as_u64().unwrap() >= 1);
+    assert!(rbh["rules"]["os-eol"]["share"].is_number(), "{rbh}");
+
+    let trend = t.json(&[
+        "trend",
+        "--rule",
+        "os-eol",
+        "--by",
+        "region",
+        "--from",
+        "2024-01-30",
+        "--to",
+        "2024-02-02",
+    ]);
+    assert!(!trend.as_array().unwrap().is_empty());
+    assert!(trend[0].get("day").is_some() && trend[0].get("with_rule").is_some());
+
+    // CSV and tables work too
+    let csv = t
+        .vigie()
+        .args(["posture", "--by", "region", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8(csv.stdout)
+            .unwrap()
+            .starts_with("group,name,hosts,")
+    );
+    t.vigie().args(["hosts", "--limit", "5"]).assert().success();
+
+    // re-ingesting changes nothing
+    let again = t.json(&[
+        "ingest",
+        fixture("osquery/windows7-snapshot.log").to_str().unwrap(),
+    ]);
+    assert_eq!(again[0]["status"], "already-ingested");
+    let status = t.json(&["status"]);
+    assert!(status["hosts"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn bad_input_names_the_file_and_line_and_changes_nothing() {
+    let t = seeded();
+    t.vigie()
+        .arg("ingest")
+        .arg(fixture("osquery/windows7-snapshot.log"))
+        .assert()
+        .success();
+    let before = t.json(&["hosts"]);
+    let text = std::fs::read_to_string(fixture("osquery/windows7-snapshot.log")).unwrap();
+    let cut = &text[..text.len() * 2 / 3];
+    let dir = t.dir.path().join("drop");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a-truncated.log"), cut).unwrap();
+    std::fs::copy(fixture("nmap/hospital-subnet.xml"), dir.join("b-scan.xml")).unwrap();
+    let out = t.vigie().arg("ingest").arg(&dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed file makes the run fail"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a-truncated.log") && err.contains("line "),
+        "{err}"
+    );
+    // the directory's other file went in
+    let hosts = t.json(&["hosts"]);
+    assert!(hosts.as_array().unwrap().len() > before.as_array().unwrap().len());
+    let files = t.json(&["files"]);
+    assert!(
+        !files
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"].as_str().unwrap().contains("a-truncated"))
+    );
+}
+
+#[test]
+fn rules_list_and_check() {
+    let t = T::new();
+    let rules = t.json(&["rules", "list"]);
+    let ids: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "os-eol",
+            "os-eol-soon",
+            "ms17-010-missing",
+            "smbv1-enabled",
+            "patch-age",
+            "kev-software"
+        ]
+    );
+    let bad = t.write("bad.toml", "[[rule]]\nid = \"x\"\ntitle = \"t\"\nseverity = \"urgent\"\nrationale = \"r\"\nremediation = \"m\"\nwhen = { stale_days = 3 }\n");
+    let out = t
+        .vigie()
+        .args(["rules", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml:1: rule x: unknown severity"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = t.dir.path().join("rules");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("site.toml"),
+        "[[rule]]\nid = \"old-7zip\"\ntitle = \"7-Zip older than 24\"\nseverity = \"low\"\nrationale = \"r\"\nremediation = \"m\"\nwhen = { software = \"(?i)^7-zip\", version = { version_lt = \"24\" } }\n",
+    )
+    .unwrap();
+    t.vigie()
+        .args(["rules", "check"])
+        .arg(dir.join("site.toml"))
+        .assert()
+        .success();
+    let out = t
+        .vigie()
+        .arg("--rules")
+        .arg(&dir)
+        .args(["rules", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 7);
+}
+
+/// Serves one file over HTTP on 127.0.0.1 for a bounded number of requests.
+fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        if let Ok((mut s, _)) = listener.accept() {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    (format!("http://{addr}/kev.json"), h)
+}
+
+#[test]
+fn kb_status_and_update_from_file_and_http() {
+    let t = T::new();
+    let status = t.json(&["kb", "status"]);
+    let kev = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "cisa-kev")
+        .unwrap()
+        .clone();
+    assert_eq!(kev["version"], "2026.08.21");
+    let older = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-kb/tests/data");
+    let fixture = std::fs::read_dir(&older)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("2025.08.25")
+        })
+        .expect("trimmed 2025.08.25 KEV fixture");
+    let (url, server) = serve_once(std::fs::read(&fixture).unwrap());
+    t.vigie()
+        .args(["kb", "update", "--from", &url])
+        .assert()
+        .success();
+    server.join().unwrap();
+    let status = t.json(&["kb", "status"]);
+    let kev = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "cisa-kev")
+        .unwrap()
+        .clone();
+    assert_eq!(kev["version"], "2025.08.25", "{kev}");
+    assert_eq!(kev["origin"], "update");
+    // a malformed update is refused and changes nothing
+    let bad = t.write(
+        "bad.json",
+        "{\"catalogVersion\": \"2099.01.01\", \"vulnerabilities\": [",
+    );
+    let out = t
+        .vigie()
+        .args(["kb", "update", "--from"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = t.json(&["kb", "status"]);
+    let kev = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "cisa-kev")
+        .unwrap()
+        .clone();
+    assert_eq!(kev["version"], "2025.08.25");
+}
+
+#[test]
+fn demo_runs_small() {
+    let t = T::new();
+    let out_dir = t.dir.path().join("demo");
+    let out = t
+        .vigie()
+        .args([
+            "demo",
+            "--scale",
+            "0.0004",
+            "--days",
+            "4",
+            "--end",
+            "2026-11-20",
+            "--reset",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["regions"], 7);
+    assert!(v["hosts"].as_u64().unwrap() > 100, "{v}");
+    assert_eq!(v["failed_files"], 0);
+    // the demo database is the one named by --db here
+    let posture = t.json(&["posture", "--by", "region", "--at", "2026-11-20"]);
+    assert_eq!(
+        posture
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["group"] != "unassigned")
+            .count(),
+        7
+    );
+}
