@@ -3,7 +3,7 @@ use crate::softdict::SoftwareDict;
 use jiff::Timestamp;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -134,6 +134,27 @@ struct Acc {
     hosts_new: BTreeSet<i64>,
     hosts_updated: BTreeSet<i64>,
     unassigned: BTreeSet<i64>,
+    /// The previous batch's writes, not applied yet.
+    pending: Option<Pending>,
+}
+
+/// Writes of the previous batch, applied while the next batch is evaluated.
+#[derive(Default)]
+struct Pending {
+    rounds: Vec<Vec<HostChange>>,
+    /// Identity keys the batch used or registers.
+    keys: HashSet<String>,
+    /// Hosts the batch changes.
+    hosts: HashSet<i64>,
+}
+
+async fn write_pending(tx: &mut dyn StoreTx, pending: Option<Pending>) -> Result<(), StoreError> {
+    if let Some(p) = pending {
+        for round in p.rounds {
+            tx.apply(&round).await?;
+        }
+    }
+    Ok(())
 }
 
 /// One observation, attributed and keyed.
@@ -423,6 +444,9 @@ impl Pipeline {
             }
         }
         drop(receiver);
+        write_pending(tx.as_mut(), acc.pending.take())
+            .await
+            .map_err(store_err)?;
         let _ = tokio::task::spawn_blocking(move || parser.join()).await;
 
         let content_hash = match hash {
@@ -476,10 +500,12 @@ impl Pipeline {
         report: &mut FileReport,
         acc: &mut Acc,
     ) -> Result<(), IngestError> {
+        let mut pending = acc.pending.take();
         let store_err = |source| IngestError::Store {
             file: name.to_string(),
             source,
         };
+        let t0 = std::time::Instant::now();
         // 1. time, attribution, identity keys
         let mut prepared = Vec::with_capacity(batch.len());
         for obs in batch {
@@ -512,11 +538,28 @@ impl Pipeline {
             });
         }
         if prepared.is_empty() {
+            acc.pending = pending;
             return Ok(());
+        }
+        // The previous batch's writes are still pending. A machine it touched
+        // must be written before this batch reads it: first by key (machines
+        // it created are not in the database yet), then by resolved id.
+        if pending.as_ref().is_some_and(|p| {
+            prepared
+                .iter()
+                .any(|o| o.keys.iter().any(|k| p.keys.contains(k)))
+        }) {
+            write_pending(tx, pending.take()).await.map_err(store_err)?;
         }
         // 2. resolve against the database, then group within the batch
         let key_lists: Vec<Vec<String>> = prepared.iter().map(|p| p.keys.clone()).collect();
         let resolved = tx.resolve_keys(&key_lists).await.map_err(store_err)?;
+        if pending
+            .as_ref()
+            .is_some_and(|p| resolved.iter().flatten().any(|id| p.hosts.contains(id)))
+        {
+            write_pending(tx, pending.take()).await.map_err(store_err)?;
+        }
         let mut groups: Vec<Group> = Vec::new();
         let mut by_host: HashMap<i64, usize> = HashMap::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
@@ -568,6 +611,7 @@ impl Pipeline {
                 groups[gi].record = Some(r);
             }
         }
+        let t_load = t0.elapsed();
         // 3. software dictionary: stored ids we do not know, and observed entries
         let mut unknown_ids: BTreeSet<u32> = BTreeSet::new();
         for g in &groups {
@@ -608,30 +652,44 @@ impl Pipeline {
                 self.dict.insert_pending(id, sw);
             }
         }
+        let t_dict = t0.elapsed();
         // 4. apply, merge, evaluate: CPU work, in parallel off the async runtime
         let rules = self.rules.clone();
         let checks = self.checks.clone();
         let dict = std::mem::take(&mut self.dict);
-        let (results, dict) = tokio::task::spawn_blocking(move || {
+        let mut batch_keys: HashSet<String> = HashSet::new();
+        for g in &groups {
+            for p in &g.items {
+                batch_keys.extend(p.keys.iter().cloned());
+            }
+        }
+        let eval = tokio::task::spawn_blocking(move || {
             let results: Vec<GroupResult> = groups
                 .into_par_iter()
                 .map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict))
                 .collect();
             (results, dict)
-        })
-        .await
-        .map_err(|e| IngestError::Internal {
+        });
+        // the previous batch is written while this one is evaluated
+        let (written, evaluated) = tokio::join!(write_pending(tx, pending.take()), eval);
+        let (results, dict) = evaluated.map_err(|e| IngestError::Internal {
             file: name.to_string(),
             detail: e.to_string(),
         })?;
         self.dict = dict;
-        // 5. write, in rounds so that no host appears twice in one statement batch
+        written.map_err(store_err)?;
+        let t_eval = t0.elapsed();
+        // 5. queue the writes, in rounds so that no host appears twice in one
+        // statement batch; they are applied with the next batch's evaluation
         let mut rounds: Vec<Vec<HostChange>> = Vec::new();
+        let mut hosts: HashSet<i64> = HashSet::new();
         for r in results {
             report.stale += r.stale;
             report.findings_opened += r.opened;
             report.findings_closed += r.closed;
             for (i, c) in r.changes.into_iter().enumerate() {
+                hosts.insert(c.host_id);
+                batch_keys.extend(c.keys.iter().cloned());
                 if c.is_new {
                     acc.hosts_new.insert(c.host_id);
                 } else {
@@ -653,9 +711,18 @@ impl Pipeline {
                 rounds[i].push(c);
             }
         }
-        for round in rounds {
-            tx.apply(&round).await.map_err(store_err)?;
-        }
+        acc.pending = Some(Pending {
+            rounds,
+            keys: batch_keys,
+            hosts,
+        });
+        tracing::debug!(
+            file = name,
+            load_ms = t_load.as_millis() as u64,
+            dict_ms = (t_dict - t_load).as_millis() as u64,
+            eval_and_previous_write_ms = (t_eval - t_dict).as_millis() as u64,
+            "batch processed"
+        );
         Ok(())
     }
 }
@@ -899,6 +966,11 @@ fn evaluate_group(
             None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
         };
     let mut previous_est = existed.then(|| est.clone());
+    let mut known_keys: std::collections::HashSet<String> = g
+        .record
+        .as_ref()
+        .map(|r| r.keys.iter().cloned().collect())
+        .unwrap_or_default();
     let mut is_new = !existed;
     for p in g.items {
         let obs_time = p.at;
@@ -960,6 +1032,10 @@ fn evaluate_group(
         keys.extend(p.keys.iter().filter(|k| k.starts_with("hw:")).cloned());
         keys.sort();
         keys.dedup();
+        // keys already pointing here need no write (the moved host's keys are
+        // rewritten by the store with the rest of its rows)
+        keys.retain(|k| !known_keys.contains(k));
+        known_keys.extend(keys.iter().cloned());
         let os = facts.os.as_ref().map(|o| OsSummary {
             family: Some(o.family),
             name: o.name.clone(),

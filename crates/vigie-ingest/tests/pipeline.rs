@@ -95,7 +95,9 @@ fn win7_lines(host: &str, unix: i64, kbs: &[&str], smb1: bool) -> String {
     );
     let sys = format!(
         r#"{{"snapshot":[{{"hostname":"{host}","computer_name":"{host}","uuid":"4C4C4544-0000-0000-0000-{:012}","hardware_serial":"SN-{host}"}}],"action":"snapshot","name":"sys",{deco}}}"#,
-        host.len()
+        host.bytes()
+            .fold(0u64, |a, b| a.wrapping_mul(131).wrapping_add(u64::from(b)))
+            % 1_000_000_000_000
     );
     let patches: Vec<String> =
         kbs.iter().map(|k| format!(r#"{{"hotfix_id":"{k}","description":"Security Update","installed_on":"3/15/2017"}}"#)).collect();
@@ -439,4 +441,69 @@ async fn agent_and_scanner_reports_are_one_machine() {
         !rules.contains(&"ms17-010-missing".to_string()),
         "the agent's KB still counts: {rules:?}"
     );
+}
+
+/// Batches are written while the next one is evaluated: whatever the batch
+/// size, the outcome must be the same as one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_size_does_not_change_the_outcome() {
+    let mut text = String::new();
+    // five machines, twice each, interleaved; the second report fixes MS17-010
+    for round in 0..2 {
+        for i in 0..5 {
+            let kbs: &[&str] = if round == 0 {
+                &["KB3205394"]
+            } else {
+                &["KB4012215"]
+            };
+            text.push_str(&win7_lines(
+                &format!("RBH-PC1{i:02}"),
+                MAY_11 + round * 86_400 + i,
+                kbs,
+                round == 0,
+            ));
+        }
+    }
+    type Summary = Vec<(Option<String>, Vec<String>, usize)>;
+    let mut reference: Option<Summary> = None;
+    for batch in [1usize, 2, 3, 7, 1000] {
+        let e = env().await;
+        let mut pipeline = Pipeline::new(
+            e.store.clone(),
+            e.store.org().await.unwrap(),
+            RuleSet::defaults().unwrap(),
+            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
+        )
+        .with_batch_size(batch);
+        let p = write(&e.dir, "mixed.jsonl", &text);
+        let r = pipeline
+            .ingest_file(&p, &IngestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.hosts_new, 5, "batch {batch}: {r:?}");
+        let hosts = e
+            .store
+            .hosts(&Scope::National, &HostFilter::default())
+            .await
+            .unwrap();
+        let summary: Summary = hosts
+            .iter()
+            .map(|h| (h.hostname.clone(), rules_of(h), h.sources.len()))
+            .collect();
+        let rule = RuleId::new("ms17-010-missing").unwrap();
+        let on_11 = HostFilter {
+            rule: Some(rule),
+            at: Some(Day::parse("2017-05-11").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            e.store.count_hosts(&Scope::National, &on_11).await.unwrap(),
+            5,
+            "batch {batch}"
+        );
+        match &reference {
+            None => reference = Some(summary),
+            Some(r) => assert_eq!(&summary, r, "batch size {batch} changed the outcome"),
+        }
+    }
 }

@@ -44,6 +44,31 @@ const KEV_CACHE_LIMIT: usize = 200_000;
 pub struct KbChecks {
     kb: Arc<KnowledgeBase>,
     kev_cache: RwLock<HashMap<Software, Arc<Vec<KevMatch>>>>,
+    /// Whole outcomes per software list: machines built from one image
+    /// carry the same list, so most hosts are answered by one lookup.
+    kev_lists: RwLock<HashMap<u128, CheckOutcome>>,
+}
+
+/// 128-bit FNV-1a over the software list (two 64-bit lanes with different
+/// offsets), enough to tell lists apart without keeping them.
+fn list_key(list: &[Software]) -> u128 {
+    const P: u64 = 0x100_0000_01b3;
+    let (mut a, mut b) = (0xcbf2_9ce4_8422_2325u64, 0x8422_2325_cbf2_9ce4u64);
+    let mut feed = |bytes: &[u8]| {
+        for &x in bytes {
+            a = (a ^ u64::from(x)).wrapping_mul(P);
+            b = (b ^ u64::from(x.rotate_left(3))).wrapping_mul(P);
+        }
+        // field separator, so ("ab", "c") differs from ("a", "bc")
+        a = (a ^ 0xff).wrapping_mul(P);
+        b = (b ^ 0xfe).wrapping_mul(P);
+    };
+    for sw in list {
+        feed(sw.name.as_bytes());
+        feed(sw.version.as_deref().unwrap_or("\u{0}").as_bytes());
+        feed(sw.publisher.as_deref().unwrap_or("\u{0}").as_bytes());
+    }
+    (u128::from(a) << 64) | u128::from(b)
 }
 
 impl KbChecks {
@@ -51,6 +76,7 @@ impl KbChecks {
         KbChecks {
             kb,
             kev_cache: RwLock::new(HashMap::new()),
+            kev_lists: RwLock::new(HashMap::new()),
         }
     }
 
@@ -183,6 +209,25 @@ impl Checks for KbChecks {
         let Some(list) = &facts.software else {
             return CheckOutcome::new("none", Evidence::new());
         };
+        let key = list_key(list);
+        if let Ok(cache) = self.kev_lists.read()
+            && let Some(hit) = cache.get(&key)
+        {
+            return hit.clone();
+        }
+        let outcome = self.kev_software_uncached(list);
+        if let Ok(mut cache) = self.kev_lists.write() {
+            if cache.len() >= KEV_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(key, outcome.clone());
+        }
+        outcome
+    }
+}
+
+impl KbChecks {
+    fn kev_software_uncached(&self, list: &[Software]) -> CheckOutcome {
         let mut confirmed: Vec<String> = Vec::new();
         let mut review: Vec<String> = Vec::new();
         let mut ransomware = false;
@@ -236,5 +281,30 @@ impl Checks for KbChecks {
         } else {
             CheckOutcome::new("none", ev)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sw(n: &str, v: Option<&str>) -> Software {
+        Software {
+            name: n.into(),
+            version: v.map(str::to_string),
+            publisher: None,
+        }
+    }
+
+    #[test]
+    fn list_keys_tell_lists_apart() {
+        let a = vec![sw("ab", Some("c"))];
+        let b = vec![sw("a", Some("bc"))];
+        let c = vec![sw("ab", None)];
+        let d = vec![sw("ab", Some(""))];
+        assert_ne!(list_key(&a), list_key(&b));
+        assert_ne!(list_key(&c), list_key(&d));
+        assert_eq!(list_key(&a), list_key(&a.clone()));
+        assert_ne!(list_key(&[]), list_key(&a));
     }
 }

@@ -122,6 +122,8 @@ pub struct HostRecord {
     pub last_seen: Timestamp,
     pub sources: Vec<StoredSourceState>,
     pub open_findings: Vec<OpenFinding>,
+    /// Identity keys that point at this host.
+    pub keys: Vec<String>,
 }
 
 impl HostRecord {
@@ -157,7 +159,8 @@ pub struct HostChange {
     pub establishment: Option<EstablishmentCode>,
     pub attribution: Option<AttributionReason>,
     pub hostname: Option<String>,
-    /// Identity keys to point at this host ("hw:…", "name:…", "addr:…").
+    /// Identity keys to point at this host ("hw:…", "name:…", "addr:…");
+    /// only keys that are new or point elsewhere need to be listed.
     pub keys: Vec<String>,
     pub os: OsSummary,
     pub observed_at: Timestamp,

@@ -46,6 +46,12 @@ fn q(sql: String) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArgume
     sqlx::query(AssertSqlSafe(sql)).persistent(false)
 }
 
+/// A dynamic statement that is prepared once and cached when `reuse` (the
+/// SQL text of full multi-row chunks repeats; partial chunks do not).
+fn qp(sql: String, reuse: bool) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(AssertSqlSafe(sql)).persistent(reuse)
+}
+
 fn qs(sql: &'static str) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(sql)
 }
@@ -54,7 +60,15 @@ fn ts(seconds: i64) -> Timestamp {
     Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn placeholders(rows: usize, cols: usize, start: usize) -> String {
+/// `(…),(…)` placeholders for a multi-row statement. SQLite gets anonymous
+/// `?`: its driver resolves every named parameter by a linear search of the
+/// statement's names, which is quadratic on statements with thousands of
+/// parameters; PostgreSQL needs `$n`.
+fn placeholders(dialect: Dialect, rows: usize, cols: usize, start: usize) -> String {
+    if dialect == Dialect::Sqlite {
+        let row = format!("({})", vec!["?"; cols].join(","));
+        return vec![row; rows].join(",");
+    }
     let mut s = String::with_capacity(rows * cols * 5);
     let mut n = start;
     for r in 0..rows {
@@ -73,6 +87,17 @@ fn placeholders(rows: usize, cols: usize, start: usize) -> String {
         s.push(')');
     }
     s
+}
+
+/// `a,b,c` placeholders for an `IN (…)` list (see [`placeholders`]).
+fn list_placeholders(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => vec!["?"; n].join(","),
+        Dialect::Postgres => (1..=n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    }
 }
 
 fn id_list(ids: &[i64]) -> String {
@@ -356,7 +381,7 @@ fn finding_from_row(r: &AnyRow) -> Result<(i64, FindingView)> {
     let st_s: String = r.try_get("status")?;
     let status = FindingStatus::parse(&st_s)
         .ok_or_else(|| corrupt("findings", format!("status {st_s:?}")))?;
-    let ev_s: String = r.try_get("evidence")?;
+    let ev_s: String = r.try_get("evidence_body")?;
     let evidence: Evidence =
         serde_json::from_str(&ev_s).map_err(|e| corrupt("findings", format!("evidence: {e}")))?;
     let closed: Option<i64> = r.try_get("closed_at")?;
@@ -372,6 +397,12 @@ fn finding_from_row(r: &AnyRow) -> Result<(i64, FindingView)> {
             evidence,
         },
     ))
+}
+
+/// A content hash of an evidence body (BLAKE3, 128 bits in hex).
+fn evidence_hash(body: &str) -> String {
+    let h = blake3::hash(body.as_bytes());
+    h.to_hex()[..32].to_string()
 }
 
 fn evidence_json(e: &Evidence) -> String {
@@ -546,7 +577,11 @@ impl Store for SqlStore {
             .into_iter()
             .map(|(id, (code, _, _))| (code, id))
             .collect();
-        Ok(Box::new(SqlTx { tx, est_ids }))
+        Ok(Box::new(SqlTx {
+            dialect: self.dialect,
+            tx,
+            est_ids,
+        }))
     }
 
     async fn hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>> {
@@ -624,7 +659,8 @@ impl Store for SqlStore {
                 None => "closed_at IS NULL".to_string(),
             };
             let fs = q(format!(
-                "SELECT * FROM findings WHERE host_id IN ({list}) AND {cond} ORDER BY rule_id"
+                "SELECT f.*, e.body AS evidence_body FROM findings f JOIN evidence e ON e.id = f.evidence_id \
+                 WHERE f.host_id IN ({list}) AND {cond} ORDER BY f.rule_id"
             ))
             .fetch_all(&self.pool)
             .await?;
@@ -672,9 +708,12 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         let rules = q(format!(
+            // every refresh writes an establishment's host row and its rows for
+            // every rule it ever had on the same day, so the latest host day is
+            // the day to read the rules at
             "SELECT d.est_id, d.rule_id, d.hosts, d.review FROM daily_findings d JOIN \
-             (SELECT est_id, rule_id, MAX(day) AS day FROM daily_findings WHERE day <= {day} AND {cond} GROUP BY est_id, rule_id) m \
-             ON d.est_id = m.est_id AND d.rule_id = m.rule_id AND d.day = m.day"
+             (SELECT est_id, MAX(day) AS day FROM daily_hosts WHERE day <= {day} AND {cond} GROUP BY est_id) m \
+             ON d.est_id = m.est_id AND d.day = m.day"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -977,6 +1016,7 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         for t in [
             "findings",
+            "evidence",
             "daily_findings",
             "daily_hosts",
             "host_sources",
@@ -1056,6 +1096,7 @@ fn file_from_row(r: &AnyRow) -> Result<FileRecord> {
 }
 
 struct SqlTx {
+    dialect: Dialect,
     tx: Transaction<'static, sqlx::Any>,
     est_ids: HashMap<EstablishmentCode, i64>,
 }
@@ -1070,6 +1111,61 @@ impl SqlTx {
                 .copied()
                 .ok_or_else(|| StoreError::UnknownEstablishment(c.clone())),
         }
+    }
+
+    /// Evidence bodies are stored once and shared: machines of one fleet
+    /// mostly carry identical evidence (same OS, same missing update).
+    async fn intern_evidence(&mut self, bodies: &[String]) -> Result<HashMap<String, i64>> {
+        let mut out: HashMap<String, i64> = HashMap::with_capacity(bodies.len());
+        let hashes: Vec<String> = bodies.iter().map(|b| evidence_hash(b)).collect();
+        for (bchunk, hchunk) in bodies.chunks(CHUNK).zip(hashes.chunks(CHUNK)) {
+            let mut query = q(format!(
+                "SELECT hash, id FROM evidence WHERE hash IN ({})",
+                list_placeholders(self.dialect, hchunk.len())
+            ));
+            for h in hchunk {
+                query = query.bind(h.clone());
+            }
+            let found: HashMap<String, i64> = query
+                .fetch_all(&mut *self.tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+                .collect::<Result<_>>()?;
+            let missing: Vec<(&String, &String)> = bchunk
+                .iter()
+                .zip(hchunk)
+                .filter(|(_, h)| !found.contains_key(*h))
+                .collect();
+            for (b, h) in bchunk.iter().zip(hchunk) {
+                if let Some(id) = found.get(h) {
+                    out.insert(b.clone(), *id);
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let n = i64::try_from(missing.len())
+                .map_err(|_| StoreError::Invalid("too much evidence".into()))?;
+            let next: i64 =
+                qs("UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'evidence' RETURNING next_id")
+                    .bind(n)
+                    .fetch_one(&mut *self.tx)
+                    .await?
+                    .try_get(0)?;
+            let first = next - n;
+            let mut query = q(format!(
+                "INSERT INTO evidence (id, hash, body) VALUES {}",
+                placeholders(self.dialect, missing.len(), 3, 1)
+            ));
+            for (i, (b, h)) in missing.iter().enumerate() {
+                let id = first + i as i64;
+                query = query.bind(id).bind((*h).clone()).bind((*b).clone());
+                out.insert((*b).clone(), id);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(out)
     }
 
     async fn refresh_one(&mut self, est_id: i64, day: Day) -> Result<()> {
@@ -1175,10 +1271,7 @@ impl StoreTx for SqlTx {
         for chunk in all.chunks(CHUNK) {
             let mut query = q(format!(
                 "SELECT key, host_id FROM host_keys WHERE key IN ({})",
-                (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                list_placeholders(self.dialect, chunk.len())
             ));
             for k in chunk {
                 query = query.bind((*k).clone());
@@ -1198,8 +1291,15 @@ impl StoreTx for SqlTx {
             self.est_ids.iter().map(|(c, i)| (*i, c.clone())).collect();
         let mut out: Vec<HostRecord> = Vec::with_capacity(ids.len());
         let mut index: HashMap<i64, usize> = HashMap::with_capacity(ids.len());
+        let mut pending_keys: Vec<AnyRow> = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let list = id_list(chunk);
+            let key_rows = q(format!(
+                "SELECT host_id, key FROM host_keys WHERE host_id IN ({list})"
+            ))
+            .fetch_all(&mut *self.tx)
+            .await?;
+            pending_keys.extend(key_rows);
             for r in q(format!(
                 "SELECT est_id, id, hostname, first_seen, last_seen FROM hosts WHERE id IN ({list})"
             ))
@@ -1217,6 +1317,7 @@ impl StoreTx for SqlTx {
                     last_seen: ts(r.try_get(4)?),
                     sources: Vec::new(),
                     open_findings: Vec::new(),
+                    keys: Vec::new(),
                 });
             }
             for r in q(format!("SELECT host_id, source, observed_at, state FROM host_sources WHERE host_id IN ({list})"))
@@ -1233,7 +1334,8 @@ impl StoreTx for SqlTx {
                 }
             }
             for r in q(format!(
-                "SELECT * FROM findings WHERE host_id IN ({list}) AND closed_at IS NULL"
+                "SELECT f.*, e.body AS evidence_body FROM findings f JOIN evidence e ON e.id = f.evidence_id \
+                 WHERE f.host_id IN ({list}) AND f.closed_at IS NULL"
             ))
             .fetch_all(&mut *self.tx)
             .await?
@@ -1250,6 +1352,12 @@ impl StoreTx for SqlTx {
                         },
                     });
                 }
+            }
+        }
+        for r in pending_keys {
+            let hid: i64 = r.try_get(0)?;
+            if let Some(&i) = index.get(&hid) {
+                out[i].keys.push(r.try_get(1)?);
             }
         }
         Ok(out)
@@ -1287,10 +1395,7 @@ impl StoreTx for SqlTx {
         for chunk in names.chunks(CHUNK) {
             let mut query = q(format!(
                 "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
-                (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                list_placeholders(self.dialect, chunk.len())
             ));
             for n in chunk {
                 query = query.bind((*n).to_string());
@@ -1320,7 +1425,7 @@ impl StoreTx for SqlTx {
             for (ci, chunk) in missing.chunks(CHUNK).enumerate() {
                 let mut query = q(format!(
                     "INSERT INTO software (id, name, version, publisher) VALUES {}",
-                    placeholders(chunk.len(), 4, 1)
+                    placeholders(self.dialect, chunk.len(), 4, 1)
                 ));
                 for (i, k) in chunk.iter().enumerate() {
                     let id = first + (ci * CHUNK + i) as i64;
@@ -1410,8 +1515,9 @@ impl StoreTx for SqlTx {
         // 2. host rows (re-assessments leave hosts, sources and keys alone)
         let observed: Vec<&HostChange> = changes.iter().filter(|c| c.source.is_some()).collect();
         for chunk in observed.chunks(CHUNK / 2) {
-            let mut query = q(format!(
-                "INSERT INTO hosts (est_id, id, hostname, attribution, os_family, os_name, os_version, os_build, os_ubr, first_seen, last_seen) \
+            let mut query = qp(
+                format!(
+                    "INSERT INTO hosts (est_id, id, hostname, attribution, os_family, os_name, os_version, os_build, os_ubr, first_seen, last_seen) \
                  VALUES {} ON CONFLICT (est_id, id) DO UPDATE SET \
                  hostname = COALESCE(excluded.hostname, hosts.hostname), \
                  attribution = COALESCE(excluded.attribution, hosts.attribution), \
@@ -1422,8 +1528,10 @@ impl StoreTx for SqlTx {
                  os_ubr = COALESCE(excluded.os_ubr, hosts.os_ubr), \
                  first_seen = CASE WHEN excluded.first_seen < hosts.first_seen THEN excluded.first_seen ELSE hosts.first_seen END, \
                  last_seen = CASE WHEN excluded.last_seen > hosts.last_seen THEN excluded.last_seen ELSE hosts.last_seen END",
-                placeholders(chunk.len(), 11, 1)
-            ));
+                    placeholders(self.dialect, chunk.len(), 11, 1)
+                ),
+                chunk.len() == CHUNK / 2,
+            );
             for c in chunk {
                 query = query
                     .bind(self.est_id(c.establishment.as_ref())?)
@@ -1450,11 +1558,14 @@ impl StoreTx for SqlTx {
         }
         let keys: Vec<_> = keys.into_iter().collect();
         for chunk in keys.chunks(CHUNK) {
-            let mut query = q(format!(
-                "INSERT INTO host_keys (key, est_id, host_id) VALUES {} \
+            let mut query = qp(
+                format!(
+                    "INSERT INTO host_keys (key, est_id, host_id) VALUES {} \
                  ON CONFLICT (key) DO UPDATE SET est_id = excluded.est_id, host_id = excluded.host_id",
-                placeholders(chunk.len(), 3, 1)
-            ));
+                    placeholders(self.dialect, chunk.len(), 3, 1)
+                ),
+                chunk.len() == CHUNK,
+            );
             for (k, (est, host)) in chunk {
                 query = query.bind((*k).to_string()).bind(*est).bind(*host);
             }
@@ -1466,11 +1577,14 @@ impl StoreTx for SqlTx {
             .filter_map(|c| c.source.as_ref().map(|s| (c, s)))
             .collect();
         for chunk in sourced.chunks(CHUNK / 2) {
-            let mut query = q(format!(
-                "INSERT INTO host_sources (est_id, host_id, source, observed_at, state) VALUES {} \
+            let mut query = qp(
+                format!(
+                    "INSERT INTO host_sources (est_id, host_id, source, observed_at, state) VALUES {} \
                  ON CONFLICT (est_id, host_id, source) DO UPDATE SET observed_at = excluded.observed_at, state = excluded.state",
-                placeholders(chunk.len(), 5, 1)
-            ));
+                    placeholders(self.dialect, chunk.len(), 5, 1)
+                ),
+                chunk.len() == CHUNK / 2,
+            );
             for (c, src) in chunk {
                 query = query
                     .bind(self.est_id(c.establishment.as_ref())?)
@@ -1481,7 +1595,26 @@ impl StoreTx for SqlTx {
             }
             query.execute(&mut *self.tx).await?;
         }
-        // 5. findings: close, update, bump, then open
+        // 5. findings: evidence first (deduplicated), then close, update, bump, open
+        // each finding's evidence serialised once, keyed by the finding's address
+        let mut json_of: HashMap<usize, String> = HashMap::new();
+        for f in changes
+            .iter()
+            .flat_map(|c| c.opened.iter().chain(c.updated.iter()))
+        {
+            json_of.insert(f as *const Finding as usize, evidence_json(&f.evidence));
+        }
+        let mut bodies: Vec<String> = json_of.values().cloned().collect();
+        bodies.sort_unstable();
+        bodies.dedup();
+        let evidence_ids = self.intern_evidence(&bodies).await?;
+        let ev_id = |f: &Finding| -> Result<i64> {
+            json_of
+                .get(&(f as *const Finding as usize))
+                .and_then(|j| evidence_ids.get(j))
+                .copied()
+                .ok_or_else(|| corrupt("evidence", "interned evidence vanished"))
+        };
         for c in changes {
             let est = self.est_id(c.establishment.as_ref())?;
             let at = c.observed_at.as_second();
@@ -1496,26 +1629,40 @@ impl StoreTx for SqlTx {
             }
             for f in &c.updated {
                 qs(
-                    "UPDATE findings SET severity = $1, status = $2, evidence = $3 \
+                    "UPDATE findings SET severity = $1, status = $2, evidence_id = $3 \
                     WHERE est_id = $4 AND host_id = $5 AND rule_id = $6 AND closed_at IS NULL",
                 )
                 .bind(f.severity.as_str().to_string())
                 .bind(f.status.as_str().to_string())
-                .bind(evidence_json(&f.evidence))
+                .bind(ev_id(f)?)
                 .bind(est)
                 .bind(c.host_id)
                 .bind(f.rule.as_str().to_string())
                 .execute(&mut *self.tx)
                 .await?;
             }
-            if c.bump_open {
-                qs("UPDATE findings SET last_seen = $1 WHERE est_id = $2 AND host_id = $3 AND closed_at IS NULL AND last_seen < $4")
-                    .bind(at)
-                    .bind(est)
-                    .bind(c.host_id)
-                    .bind(at)
-                    .execute(&mut *self.tx)
-                    .await?;
+        }
+        // last seen of open findings: one statement per (establishment, time),
+        // which is one per batch for a snapshot file
+        let mut bumps: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+        for c in changes.iter().filter(|c| c.bump_open) {
+            let est = self.est_id(c.establishment.as_ref())?;
+            bumps
+                .entry((est, c.observed_at.as_second()))
+                .or_default()
+                .push(c.host_id);
+        }
+        for ((est, at), hosts) in bumps {
+            for chunk in hosts.chunks(CHUNK * 4) {
+                q(format!(
+                    "UPDATE findings SET last_seen = $1 WHERE est_id = $2 AND closed_at IS NULL AND last_seen < $3 AND host_id IN ({})",
+                    id_list(chunk)
+                ))
+                .bind(at)
+                .bind(est)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
             }
         }
         let mut opened: Vec<(i64, i64, i64, &Finding)> = Vec::new();
@@ -1526,12 +1673,14 @@ impl StoreTx for SqlTx {
             }
         }
         for chunk in opened.chunks(CHUNK / 2) {
-            let mut query = q(format!(
-                "INSERT INTO findings (est_id, host_id, rule_id, opened_at, last_seen, closed_at, severity, status, evidence) VALUES {} \
+            // full chunks share one SQL text, so the prepared statement is reused
+            let mut query = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO findings (est_id, host_id, rule_id, opened_at, last_seen, closed_at, severity, status, evidence_id) VALUES {} \
                  ON CONFLICT (est_id, host_id, rule_id, opened_at) DO UPDATE SET closed_at = NULL, last_seen = excluded.last_seen, \
-                 severity = excluded.severity, status = excluded.status, evidence = excluded.evidence",
-                placeholders(chunk.len(), 9, 1)
-            ));
+                 severity = excluded.severity, status = excluded.status, evidence_id = excluded.evidence_id",
+                placeholders(self.dialect, chunk.len(), 9, 1)
+            )))
+            .persistent(chunk.len() == CHUNK / 2);
             for (est, host, at, f) in chunk {
                 query = query
                     .bind(*est)
@@ -1542,7 +1691,7 @@ impl StoreTx for SqlTx {
                     .bind(None::<i64>)
                     .bind(f.severity.as_str().to_string())
                     .bind(f.status.as_str().to_string())
-                    .bind(evidence_json(&f.evidence));
+                    .bind(ev_id(f)?);
             }
             query.execute(&mut *self.tx).await?;
         }

@@ -33,7 +33,8 @@ pub enum BenchCommand {
         /// Scratch directory (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Write the input files only once and reuse them.
+        /// Keep the input files and reuse them on the next run (otherwise each
+        /// day's file is deleted once ingested).
         #[arg(long)]
         reuse_input: bool,
     },
@@ -154,7 +155,8 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
                     let _ = std::fs::remove_file(format!("{}{s}", sqlite_path.display()));
                 }
             }
-            let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&db).await?);
+            let sql = SqlStore::connect(&db).await?;
+            let store: Arc<dyn Store> = Arc::new(sql.clone());
             store.reset().await?;
             let region = RegionCode::new("BENCH")?;
             let codes: Vec<EstablishmentCode> = (0..establishments)
@@ -183,8 +185,13 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
                 .await?;
             let end = today();
             let first_day = end.add_days(-(i32::try_from(days).unwrap_or(1) - 1));
+            let org = store.org().await?;
+            let checks = ctx.checks(store.as_ref()).await?;
+            let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
             let mut input_bytes = 0;
-            let mut paths = Vec::new();
+            let mut times = Vec::new();
+            // one day at a time: write the snapshot, ingest it, and (unless it
+            // is kept for reuse) delete it, so disk use stays at one snapshot
             for d in 0..days {
                 let day = first_day.add_days(i32::try_from(d).unwrap_or(0));
                 let path = dir.join(format!("fleet-{day}.jsonl"));
@@ -202,29 +209,28 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?;
                 }
                 input_bytes += std::fs::metadata(&path)?.len();
-                paths.push(path);
-            }
-            let org = store.org().await?;
-            let checks = ctx.checks(store.as_ref()).await?;
-            let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
-            let mut times = Vec::new();
-            for p in &paths {
                 let t = Instant::now();
                 let r = pipeline
-                    .ingest_file(p, &IngestOptions::default())
+                    .ingest_file(&path, &IngestOptions::default())
                     .await
-                    .with_context(|| p.display().to_string())?;
+                    .with_context(|| path.display().to_string())?;
                 times.push(t.elapsed().as_secs_f64());
                 if !ctx.quiet {
                     eprintln!(
                         "{}: {} observations in {:.2} s",
-                        p.display(),
+                        path.display(),
                         r.observations,
                         times[times.len() - 1]
                     );
                 }
+                if !reuse_input {
+                    std::fs::remove_file(&path)?;
+                }
             }
             let stats = store.stats(&Scope::National).await?;
+            // closing checkpoints the write-ahead log into the database file
+            drop(pipeline);
+            sql.close().await;
             let bytes = is_sqlite.then(|| db_bytes(&sqlite_path));
             let first = times.first().copied().unwrap_or(0.0);
             let result = IngestBench {

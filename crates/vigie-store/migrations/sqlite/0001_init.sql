@@ -21,7 +21,7 @@ CREATE TABLE id_alloc (
     name TEXT PRIMARY KEY,
     next_id INTEGER NOT NULL
 );
-INSERT INTO id_alloc (name, next_id) VALUES ('host', 1), ('software', 1);
+INSERT INTO id_alloc (name, next_id) VALUES ('host', 1), ('software', 1), ('evidence', 1);
 
 CREATE TABLE hosts (
     est_id INTEGER NOT NULL,
@@ -38,7 +38,6 @@ CREATE TABLE hosts (
     PRIMARY KEY (est_id, id)
 );
 CREATE INDEX hosts_id ON hosts (id);
-CREATE INDEX hosts_first_seen ON hosts (est_id, first_seen);
 CREATE INDEX hosts_hostname ON hosts (LOWER(hostname));
 
 CREATE TABLE host_keys (
@@ -75,11 +74,18 @@ CREATE TABLE findings (
     closed_at INTEGER,
     severity TEXT NOT NULL,
     status TEXT NOT NULL,
-    evidence TEXT NOT NULL,
+    evidence_id INTEGER NOT NULL,
     PRIMARY KEY (est_id, host_id, rule_id, opened_at)
 );
-CREATE INDEX findings_rule ON findings (est_id, rule_id, opened_at);
 CREATE INDEX findings_open ON findings (host_id) WHERE closed_at IS NULL;
+
+-- Evidence bodies (JSON), stored once and shared by every finding that
+-- carries the same evidence.
+CREATE TABLE evidence (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL
+);
 
 CREATE TABLE daily_hosts (
     est_id INTEGER NOT NULL,
