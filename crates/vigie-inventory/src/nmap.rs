@@ -131,7 +131,17 @@ fn smb_os_facts(os: &str) -> OsFacts {
             && words
                 .get(i - 1)
                 .is_some_and(|p| p.eq_ignore_ascii_case("server") || p.eq_ignore_ascii_case("(r)"));
-        if w.len() >= 4 && w.len() <= 6 && w.bytes().all(|b| b.is_ascii_digit()) && !after_server {
+        // "Windows XP (Windows 2000 LAN Manager)": 2000 names the LAN
+        // Manager generation, not a build
+        let lan_manager = words
+            .get(i + 1)
+            .is_some_and(|n| n.eq_ignore_ascii_case("lan"));
+        if w.len() >= 4
+            && w.len() <= 6
+            && w.bytes().all(|b| b.is_ascii_digit())
+            && !after_server
+            && !lan_manager
+        {
             build = w.parse::<u32>().ok();
         }
     }
@@ -604,5 +614,14 @@ mod tests {
         assert_eq!(os.build, Some(14393));
         let os = smb_os_facts("Windows 6.1");
         assert_eq!(os.build, None);
+        // regression: the LAN Manager generation is not a build
+        let os = smb_os_facts("Windows XP (Windows 2000 LAN Manager)");
+        assert_eq!(os.build, None);
+        assert_eq!(
+            os.name.as_deref(),
+            Some("Windows XP (Windows 2000 LAN Manager)")
+        );
+        let os = smb_os_facts("Windows Server 2003 3790 Service Pack 2");
+        assert_eq!(os.build, Some(3790));
     }
 }

@@ -216,11 +216,27 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // a reader that stops early (`vigie hosts | head`) is not an error
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|x| match x.kind() {
+                    csv::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::BrokenPipe,
+                    _ => false,
+                })
+    })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
