@@ -410,3 +410,147 @@ fn demo_runs_small() {
         7
     );
 }
+
+#[test]
+fn csv_with_a_column_mapping_from_flags_and_file() {
+    let t = seeded();
+    // headers no automatic mapping knows
+    let csv = t.write(
+        "export.csv",
+        "Poste;Série;Système;Noyau;Correctifs;Relevé\n\
+         RBH-PC777;SN777;Windows 7 Entreprise;6.1.7601;KB3205394 KB3212646;2017-05-11T08:00:00Z\n\
+         RBH-PC778;SN778;Windows 7 Entreprise;6.1.7601;KB4012215;2017-05-11T08:00:00Z\n",
+    );
+    let out = t
+        .vigie()
+        .arg("ingest")
+        .args([
+            "--input-format",
+            "csv",
+            "--csv-column",
+            "hostname=Poste",
+            "--csv-column",
+            "serial=Série",
+        ])
+        .args([
+            "--csv-column",
+            "os_name=Système",
+            "--csv-column",
+            "os_version=Noyau",
+        ])
+        .args([
+            "--csv-column",
+            "hotfixes=Correctifs",
+            "--csv-column",
+            "observed_at=Relevé",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hosts = t.json(&["hosts", "--establishment", "RBH"]);
+    let by_name = |n: &str| {
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["hostname"] == n)
+            .cloned()
+            .unwrap()
+    };
+    let rules = |h: &Value| -> Vec<String> {
+        h["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let h777 = by_name("RBH-PC777");
+    assert_eq!(h777["os"]["build"], 7601);
+    assert!(
+        rules(&h777).contains(&"ms17-010-missing".to_string()),
+        "{h777}"
+    );
+    assert!(!rules(&by_name("RBH-PC778")).contains(&"ms17-010-missing".to_string()));
+    assert_eq!(h777["first_seen"], "2017-05-11T08:00:00Z");
+    // the same mapping from a file
+    let map = t.write(
+        "map.toml",
+        "hostname = \"Poste\"\nserial = \"Série\"\nos_name = \"Système\"\nos_version = \"Noyau\"\nhotfixes = \"Correctifs\"\nobserved_at = \"Relevé\"\n",
+    );
+    let csv2 = t.write(
+        "export2.csv",
+        "Poste;Série;Système;Noyau;Correctifs;Relevé\nRBH-PC779;SN779;Windows 7 Entreprise;6.1.7601;KB4012212;2017-05-12T08:00:00Z\n",
+    );
+    t.vigie()
+        .arg("ingest")
+        .args(["--input-format", "csv", "--csv-map"])
+        .arg(&map)
+        .arg(&csv2)
+        .assert()
+        .success();
+    let hosts = t.json(&["hosts", "--hostname", "rbh-pc779"]);
+    assert_eq!(hosts.as_array().unwrap().len(), 1);
+    assert_eq!(hosts[0]["os"]["version"], "6.1.7601");
+    // a mapping naming a column the file lacks is refused with the file named
+    let bad = t.write("bad-map.toml", "hostname = \"Nom\"\n");
+    let csv3 = t.write("export3.csv", "Poste;Série\nRBH-PC780;SN780\n");
+    let out = t
+        .vigie()
+        .arg("ingest")
+        .args(["--input-format", "csv", "--csv-map"])
+        .arg(&bad)
+        .arg(&csv3)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("export3.csv") && err.contains("\"Nom\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn france_demo_and_assess() {
+    let t = T::new();
+    let out = t
+        .vigie()
+        .args([
+            "demo",
+            "--profile",
+            "france",
+            "--scale",
+            "0.0003",
+            "--days",
+            "3",
+            "--reset",
+            "--format",
+            "json",
+            "--out",
+        ])
+        .arg(t.dir.path().join("fr"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // small scales sample establishments, so a few overseas regions may be empty
+    assert!(v["regions"].as_u64().unwrap() >= 12, "{v}");
+    assert_eq!(v["failed_files"], 0);
+    let a = t.json(&["assess", "--at", "2026-09-15"]);
+    assert!(a["hosts"].as_u64().unwrap() > 0, "{a}");
+    let p = t.json(&["posture", "--at", "2026-09-15"]);
+    assert!(
+        p[0]["rules"]["patch-age"]["hosts"].as_u64().unwrap() > 0,
+        "patch age grows after the history: {p}"
+    );
+}
