@@ -35,18 +35,24 @@ impl SourceState {
     /// Applies an observation of the same source. Facts the observation does not
     /// mention keep their previous value.
     pub fn apply(&mut self, obs: &Observation, observed_at: Timestamp) {
+        self.apply_owned(obs.clone(), observed_at);
+    }
+
+    /// Like [`SourceState::apply`], consuming the observation (the ingest
+    /// path: no copies of its lists).
+    pub fn apply_owned(&mut self, obs: Observation, observed_at: Timestamp) {
         debug_assert_eq!(self.kind, obs.source);
         if observed_at > self.observed_at {
             self.observed_at = observed_at;
         }
-        if let Some(os) = &obs.os {
-            self.os = Some(os.clone());
+        if let Some(os) = obs.os {
+            self.os = Some(os);
         }
-        self.hotfixes = obs.hotfixes.apply(self.hotfixes.take());
-        self.software = obs.software.apply(self.software.take());
-        self.features = obs.features.apply(self.features.take());
-        if let Some(n) = &obs.network {
-            self.network = Some(n.clone());
+        self.hotfixes = obs.hotfixes.apply_owned(self.hotfixes.take());
+        self.software = obs.software.apply_owned(self.software.take());
+        self.features = obs.features.apply_owned(self.features.take());
+        if let Some(n) = obs.network {
+            self.network = Some(n);
         }
         if let Some(l) = &mut self.hotfixes {
             l.sort();

@@ -97,6 +97,28 @@ impl<T: PartialEq + Clone> Section<T> {
         }
     }
 
+    /// Like [`Section::apply`], consuming the section (no copies of a full list).
+    pub fn apply_owned(self, previous: Option<Vec<T>>) -> Option<Vec<T>> {
+        match self {
+            Section::Unknown => previous,
+            Section::Full(items) => Some(items),
+            Section::Delta { added, removed } => {
+                let mut list = previous.unwrap_or_default();
+                list.retain(|x| !removed.contains(x));
+                for a in added {
+                    if !list.contains(&a) {
+                        list.push(a);
+                    }
+                }
+                Some(list)
+            }
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        matches!(self, Section::Full(_))
+    }
+
     /// Merges another section of the same observation (several result lines
     /// about the same table) into this one.
     pub fn merge(&mut self, other: Section<T>) {
@@ -392,6 +414,14 @@ mod tests {
         };
         let after = delta.apply(full.apply(None));
         assert_eq!(after, Some(vec![1, 3, 4]));
+        assert_eq!(
+            delta.clone().apply_owned(full.clone().apply_owned(None)),
+            after
+        );
+        assert_eq!(
+            Section::<u8>::Unknown.apply_owned(Some(vec![9])),
+            Some(vec![9])
+        );
         assert_eq!(Section::<u8>::Unknown.apply(Some(vec![9])), Some(vec![9]));
     }
 

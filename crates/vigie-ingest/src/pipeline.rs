@@ -833,7 +833,11 @@ fn reassess(
     if at < r.latest_event() {
         return None;
     }
-    let states: Vec<SourceState> = r.sources.iter().map(|s| to_source_state(s, dict)).collect();
+    let states: Vec<SourceState> = r
+        .sources
+        .iter()
+        .map(|s| to_source_state(s, dict, true))
+        .collect();
     let facts = HostFacts::merge(r.hostname.clone(), &states);
     let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
     let open: BTreeMap<_, _> = r
@@ -884,16 +888,19 @@ enum HashSource {
     Stream(Arc<Mutex<blake3::Hasher>>),
 }
 
-fn to_source_state(s: &StoredSourceState, dict: &SoftwareDict) -> SourceState {
+fn to_source_state(s: &StoredSourceState, dict: &SoftwareDict, with_software: bool) -> SourceState {
     SourceState {
         kind: s.kind,
         observed_at: s.observed_at,
         os: s.os.clone(),
         hotfixes: s.hotfixes.clone(),
-        software: s
-            .software_ids
-            .as_ref()
-            .map(|ids| ids.iter().filter_map(|id| dict.get(*id).cloned()).collect()),
+        software: if with_software {
+            s.software_ids
+                .as_ref()
+                .map(|ids| ids.iter().filter_map(|id| dict.get(*id).cloned()).collect())
+        } else {
+            None
+        },
         features: s.features.clone(),
         network: s.network.clone(),
     }
@@ -951,7 +958,17 @@ fn evaluate_group(
             Some(r) => (
                 r.sources
                     .iter()
-                    .map(|s| to_source_state(s, dict))
+                    .map(|s| {
+                        // a full software list from this source's first (not
+                        // stale) observation replaces the stored one: no need
+                        // to decode it
+                        let replaced = g
+                            .items
+                            .iter()
+                            .find(|p| p.obs.source == s.kind)
+                            .is_some_and(|p| p.obs.software.is_full() && p.at >= s.observed_at);
+                        to_source_state(s, dict, !replaced)
+                    })
                     .collect::<Vec<_>>(),
                 r.open_findings
                     .iter()
@@ -973,8 +990,14 @@ fn evaluate_group(
         .unwrap_or_default();
     let mut is_new = !existed;
     for p in g.items {
-        let obs_time = p.at;
-        let idx = match states.iter().position(|s| s.kind == p.obs.source) {
+        let Prepared {
+            mut obs,
+            at: obs_time,
+            attribution: p_attribution,
+            keys: p_keys,
+        } = p;
+        let ident = std::mem::take(&mut obs.host);
+        let idx = match states.iter().position(|s| s.kind == obs.source) {
             Some(i) => {
                 if obs_time < states[i].observed_at {
                     out.stale += 1;
@@ -983,25 +1006,19 @@ fn evaluate_group(
                 i
             }
             None => {
-                states.push(SourceState::empty(p.obs.source, obs_time));
+                states.push(SourceState::empty(obs.source, obs_time));
                 states.len() - 1
             }
         };
-        states[idx].apply(&p.obs, obs_time);
+        states[idx].apply_owned(obs, obs_time);
         // findings move forward in time only, whatever order sources arrive in
         let at = last_time.map_or(obs_time, |l| l.max(obs_time));
         last_time = Some(at);
-        let attribution = p.attribution.as_ref().map(|a| a.1);
-        if let Some((code, _)) = &p.attribution {
+        let attribution = p_attribution.as_ref().map(|a| a.1);
+        if let Some((code, _)) = &p_attribution {
             est = Some(code.clone());
         }
-        if let Some(h) = p
-            .obs
-            .host
-            .hostname
-            .clone()
-            .or_else(|| p.obs.host.fqdn.clone())
-        {
+        if let Some(h) = ident.hostname.clone().or_else(|| ident.fqdn.clone()) {
             hostname = Some(h);
         }
         let first = first_seen.map_or(obs_time, |f| f.min(obs_time));
@@ -1028,8 +1045,8 @@ fn evaluate_group(
         out.opened += opened.len() as u64;
         out.closed += closed.len() as u64;
         open = now_open;
-        let mut keys = identity::keys(&p.obs.host, est.as_ref());
-        keys.extend(p.keys.iter().filter(|k| k.starts_with("hw:")).cloned());
+        let mut keys = identity::keys(&ident, est.as_ref());
+        keys.extend(p_keys.iter().filter(|k| k.starts_with("hw:")).cloned());
         keys.sort();
         keys.dedup();
         // keys already pointing here need no write (the moved host's keys are

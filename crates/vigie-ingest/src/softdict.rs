@@ -5,13 +5,17 @@
 use std::collections::HashMap;
 use vigie_core::Software;
 
+// foldhash: fast and seeded per process, so crafted inventories cannot
+// aim for collisions the way they could with an unseeded fast hash.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Most entries kept before the cache is dropped (bounded memory).
 const LIMIT: usize = 2_000_000;
 
 #[derive(Default)]
 pub struct SoftwareDict {
-    by_value: HashMap<Software, u32>,
-    by_id: HashMap<u32, Software>,
+    by_value: Map<Software, u32>,
+    by_id: Map<u32, Software>,
     pending: Vec<(u32, Software)>,
 }
 

@@ -43,11 +43,14 @@ const KEV_CACHE_LIMIT: usize = 200_000;
 /// distinct software (fleets repeat the same few thousand programs).
 pub struct KbChecks {
     kb: Arc<KnowledgeBase>,
-    kev_cache: RwLock<HashMap<Software, Arc<Vec<KevMatch>>>>,
+    kev_cache: RwLock<Map<Software, Arc<Vec<KevMatch>>>>,
     /// Whole outcomes per software list: machines built from one image
     /// carry the same list, so most hosts are answered by one lookup.
-    kev_lists: RwLock<HashMap<u128, CheckOutcome>>,
+    kev_lists: RwLock<Map<u128, CheckOutcome>>,
 }
+
+/// Seeded fast hashing (foldhash) for the caches keyed by inventory data.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// 128-bit FNV-1a over the software list (two 64-bit lanes with different
 /// offsets), enough to tell lists apart without keeping them.
@@ -75,8 +78,8 @@ impl KbChecks {
     pub fn new(kb: Arc<KnowledgeBase>) -> Self {
         KbChecks {
             kb,
-            kev_cache: RwLock::new(HashMap::new()),
-            kev_lists: RwLock::new(HashMap::new()),
+            kev_cache: RwLock::new(Map::default()),
+            kev_lists: RwLock::new(Map::default()),
         }
     }
 

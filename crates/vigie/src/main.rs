@@ -12,6 +12,11 @@ use output::OutputFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Ingest allocates and frees many small strings per machine; mimalloc's
+// thread-local free lists measured faster than glibc's here (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "vigie",
