@@ -98,6 +98,29 @@ pub enum AttributionReason {
 }
 
 impl AttributionReason {
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            AttributionReason::Flag,
+            AttributionReason::InventoryTag,
+            AttributionReason::HostnamePattern,
+            AttributionReason::Subnet,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// How much an attribution is worth: an explicit flag beats the
+    /// inventory's own tag, which beats a hostname pattern, which beats a
+    /// subnet. A weaker reason never moves a machine a stronger one placed.
+    pub fn strength(self) -> u8 {
+        match self {
+            AttributionReason::Flag => 4,
+            AttributionReason::InventoryTag => 3,
+            AttributionReason::HostnamePattern => 2,
+            AttributionReason::Subnet => 1,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AttributionReason::Flag => "flag",

@@ -86,6 +86,8 @@ pub struct FileReport {
     pub stale: u64,
     /// Observations with nothing to identify a machine by.
     pub unidentified: u64,
+    /// Observations dated in the future (wrong clock), counted as observed now.
+    pub future_dated: u64,
     pub findings_opened: u64,
     pub findings_closed: u64,
     pub first_observed: Option<Timestamp>,
@@ -105,6 +107,7 @@ impl FileReport {
             unassigned: 0,
             stale: 0,
             unidentified: 0,
+            future_dated: 0,
             findings_opened: 0,
             findings_closed: 0,
             first_observed: None,
@@ -112,6 +115,10 @@ impl FileReport {
         }
     }
 }
+
+/// How far ahead of now an observation time may be before it is treated as
+/// a wrong clock.
+const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
 
 /// Observations per batch: large enough to amortise queries, small enough
 /// that memory stays flat (a batch of Windows hosts is a few MB).
@@ -174,6 +181,9 @@ struct Group {
 
 struct GroupResult {
     changes: Vec<HostChange>,
+    /// Set when a late report moved the machine's first sighting earlier:
+    /// the days from then on must be re-aggregated.
+    earliest: Option<Day>,
     stale: u64,
     opened: u64,
     closed: u64,
@@ -509,7 +519,14 @@ impl Pipeline {
         // 1. time, attribution, identity keys
         let mut prepared = Vec::with_capacity(batch.len());
         for obs in batch {
-            let at = obs.observed_at.or(opts.observed_at).unwrap_or(opts.now);
+            let mut at = obs.observed_at.or(opts.observed_at).unwrap_or(opts.now);
+            // An endpoint with a wrong clock must not date evidence in the
+            // future: findings only move forward, so one such report would
+            // pin the machine's history. Count it and use now instead.
+            if at > opts.now + FUTURE_TOLERANCE {
+                report.future_dated += 1;
+                at = opts.now;
+            }
             let hostnames: Vec<&str> = [obs.host.hostname.as_deref(), obs.host.fqdn.as_deref()]
                 .into_iter()
                 .flatten()
@@ -553,7 +570,35 @@ impl Pipeline {
         }
         // 2. resolve against the database, then group within the batch
         let key_lists: Vec<Vec<String>> = prepared.iter().map(|p| p.keys.clone()).collect();
-        let resolved = tx.resolve_keys(&key_lists).await.map_err(store_err)?;
+        let mut resolved = tx.resolve_keys(&key_lists).await.map_err(store_err)?;
+        // A machine first seen unassigned carries keys scoped to no
+        // establishment; once the directory attributes it, look those up too,
+        // and take the match only if that machine is still unassigned.
+        let unscoped: Vec<(usize, Vec<String>)> = prepared
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| resolved[*i].is_none() && p.attribution.is_some())
+            .map(|(i, p)| (i, identity::keys(&p.obs.host, None)))
+            .filter(|(_, k)| !k.is_empty())
+            .collect();
+        if !unscoped.is_empty() {
+            let lists: Vec<Vec<String>> = unscoped.iter().map(|(_, k)| k.clone()).collect();
+            let found = tx.resolve_keys(&lists).await.map_err(store_err)?;
+            let ids: Vec<i64> = found.iter().flatten().copied().collect();
+            let still_unassigned: HashSet<i64> = tx
+                .load_hosts(&ids)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|r| r.establishment.is_none())
+                .map(|r| r.id)
+                .collect();
+            for ((i, _), f) in unscoped.iter().zip(found) {
+                if let Some(id) = f.filter(|id| still_unassigned.contains(id)) {
+                    resolved[*i] = Some(id);
+                }
+            }
+        }
         if pending
             .as_ref()
             .is_some_and(|p| resolved.iter().flatten().any(|id| p.hosts.contains(id)))
@@ -565,8 +610,10 @@ impl Pipeline {
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut new_groups: Vec<usize> = Vec::new();
         for (p, found) in prepared.into_iter().zip(resolved) {
-            let gi = match found.and_then(|id| by_host.get(&id).copied()) {
-                Some(gi) => Some(gi),
+            // what the database resolved wins; keys seen earlier in this batch
+            // only group machines the database does not know yet
+            let gi = match found {
+                Some(id) => by_host.get(&id).copied(),
                 None => p.keys.iter().find_map(|k| by_key.get(k).copied()),
             };
             let gi = match (gi, found) {
@@ -684,6 +731,9 @@ impl Pipeline {
         let mut rounds: Vec<Vec<HostChange>> = Vec::new();
         let mut hosts: HashSet<i64> = HashSet::new();
         for r in results {
+            if let Some(d) = r.earliest {
+                acc.days.insert(d);
+            }
             report.stale += r.stale;
             report.findings_opened += r.opened;
             report.findings_closed += r.closed;
@@ -949,6 +999,7 @@ fn evaluate_group(
 ) -> GroupResult {
     let mut out = GroupResult {
         changes: Vec::new(),
+        earliest: None,
         stale: 0,
         opened: 0,
         closed: 0,
@@ -983,6 +1034,8 @@ fn evaluate_group(
             None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
         };
     let mut previous_est = existed.then(|| est.clone());
+    let mut stored_reason = g.record.as_ref().and_then(|r| r.attribution);
+    let record_first = g.record.as_ref().map(|r| r.first_seen);
     let mut known_keys: std::collections::HashSet<String> = g
         .record
         .as_ref()
@@ -1014,10 +1067,14 @@ fn evaluate_group(
         // findings move forward in time only, whatever order sources arrive in
         let at = last_time.map_or(obs_time, |l| l.max(obs_time));
         last_time = Some(at);
-        let attribution = p_attribution.as_ref().map(|a| a.1);
-        if let Some((code, _)) = &p_attribution {
+        // a weaker reason never moves a machine a stronger one placed
+        if let Some((code, reason)) = &p_attribution
+            && (est.is_none() || reason.strength() >= stored_reason.map_or(0, |r| r.strength()))
+        {
             est = Some(code.clone());
+            stored_reason = Some(*reason);
         }
+        let attribution = stored_reason;
         if let Some(h) = ident.hostname.clone().or_else(|| ident.fqdn.clone()) {
             hostname = Some(h);
         }
@@ -1079,6 +1136,11 @@ fn evaluate_group(
         });
         previous_est = Some(est.clone());
         is_new = false;
+    }
+    if let (Some(stored), Some(first)) = (record_first, first_seen)
+        && first < stored
+    {
+        out.earliest = Some(Day::of_timestamp(first));
     }
     out
 }

@@ -507,3 +507,133 @@ async fn batch_size_does_not_change_the_outcome() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unassigned_machine_is_reattached_once_the_directory_knows_it() {
+    let e = env().await;
+    let text = |unix: i64| {
+        win7_lines("WARD-PC01", unix, &[], false)
+            .replace(r#""establishment":"RBH""#, r#""site":"""#)
+    };
+    let new_pipeline = |store: Arc<dyn Store>, org| {
+        Pipeline::new(
+            store,
+            org,
+            RuleSet::defaults().unwrap(),
+            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
+        )
+    };
+    // strip hardware ids so only the hostname identifies the machine
+    let strip = |s: String| {
+        s.replace(r#""uuid":"#, r#""x_uuid":"#)
+            .replace(r#""hardware_serial":"#, r#""x_serial":"#)
+    };
+    let mut p1 = new_pipeline(e.store.clone(), e.store.org().await.unwrap());
+    let f1 = write(&e.dir, "d1.jsonl", &strip(text(MAY_11)));
+    let r = p1
+        .ingest_file(&f1, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.hosts_new, r.unassigned), (1, 1), "{r:?}");
+    // the directory learns the ward's naming scheme
+    e.store
+        .import_org(&[], &[est("WARD", "Y56", &["ward-*"], &[])])
+        .await
+        .unwrap();
+    let mut p2 = new_pipeline(e.store.clone(), e.store.org().await.unwrap());
+    let f2 = write(&e.dir, "d2.jsonl", &strip(text(MAY_14)));
+    let r = p2
+        .ingest_file(&f2, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.hosts_new, r.hosts_updated, r.unassigned),
+        (0, 1, 0),
+        "{r:?}"
+    );
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hosts.len(), 1, "one machine, not two");
+    assert_eq!(hosts[0].establishment.as_ref().unwrap().as_str(), "WARD");
+    assert_eq!(hosts[0].first_seen.as_second(), MAY_11, "history kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weaker_attribution_does_not_move_a_machine() {
+    let mut e = env().await;
+    // tagged RBH by its inventory, but named like CHUN's machines
+    let tagged = win7_lines("CHUN-PC09", MAY_11, &[], false);
+    let f1 = write(&e.dir, "tagged.jsonl", &tagged);
+    e.pipeline
+        .ingest_file(&f1, &IngestOptions::default())
+        .await
+        .unwrap();
+    // the same machine (same hardware ids) reported without a tag
+    let untagged = win7_lines("CHUN-PC09", MAY_14, &[], false)
+        .replace(r#""establishment":"RBH""#, r#""site":"""#);
+    let f2 = write(&e.dir, "untagged.jsonl", &untagged);
+    let r = e
+        .pipeline
+        .ingest_file(&f2, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.hosts_new, r.hosts_updated), (0, 1), "{r:?}");
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(
+        hosts[0].establishment.as_ref().unwrap().as_str(),
+        "RBH",
+        "the tag outranks a hostname pattern"
+    );
+    assert_eq!(hosts[0].attribution.as_deref(), Some("inventory-tag"));
+    // an explicit flag outranks the tag
+    let flagged = win7_lines("CHUN-PC09", MAY_14 + 3600, &[], false);
+    let f3 = write(&e.dir, "flagged.jsonl", &flagged);
+    let opts = IngestOptions {
+        establishment: Some(EstablishmentCode::new("CHUN").unwrap()),
+        ..Default::default()
+    };
+    e.pipeline.ingest_file(&f3, &opts).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(hosts[0].establishment.as_ref().unwrap().as_str(), "CHUN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_clock_does_not_date_evidence_in_the_future() {
+    let mut e = env().await;
+    let year_3000 = 32_503_680_000; // 3000-01-01
+    let f = write(
+        &e.dir,
+        "future.jsonl",
+        &win7_lines("RBH-PC500", year_3000, &[], false),
+    );
+    let r = e
+        .pipeline
+        .ingest_file(&f, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.future_dated, 1, "{r:?}");
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    assert!(hosts[0].last_seen <= jiff::Timestamp::now());
+    assert!(
+        hosts[0]
+            .findings
+            .iter()
+            .all(|f| f.first_seen <= jiff::Timestamp::now())
+    );
+}

@@ -34,7 +34,7 @@ struct Wire {
 
 const NO_DAY: i32 = i32::MIN;
 
-pub fn encode_state(state: &StoredSourceState) -> Vec<u8> {
+pub fn encode_state(state: &StoredSourceState) -> Result<Vec<u8>, String> {
     let hotfixes = state.hotfixes.as_ref().map(|list| {
         list.iter()
             .map(|h| {
@@ -80,9 +80,7 @@ pub fn encode_state(state: &StoredSourceState) -> Vec<u8> {
             .map(|l| l.iter().map(|f| (f.name.clone(), f.enabled)).collect()),
         network: state.network.clone(),
     };
-    // Encoding into a Vec cannot fail for these types; fall back to an empty
-    // blob rather than panicking, which decodes as a corrupt value.
-    postcard::to_allocvec(&wire).unwrap_or_default()
+    postcard::to_allocvec(&wire).map_err(|e| format!("encoding a source state: {e}"))
 }
 
 pub fn decode_state(
@@ -163,7 +161,7 @@ mod tests {
             }]),
             network: None,
         };
-        let bytes = encode_state(&state);
+        let bytes = encode_state(&state).unwrap();
         assert!(bytes.len() < 1024, "state takes {} bytes", bytes.len());
         let back = decode_state(state.kind, state.observed_at, &bytes).unwrap();
         assert_eq!(back, state);

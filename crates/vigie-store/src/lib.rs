@@ -117,6 +117,10 @@ pub struct OpenFinding {
 pub struct HostRecord {
     pub id: i64,
     pub establishment: Option<EstablishmentCode>,
+    /// Why the host is in its establishment.
+    pub attribution: Option<AttributionReason>,
+    /// When the latest of its closed findings was closed.
+    pub last_closed: Option<Timestamp>,
     pub hostname: Option<String>,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
@@ -134,6 +138,7 @@ impl HostRecord {
         self.open_findings
             .iter()
             .map(|f| f.opened_at)
+            .chain(self.last_closed)
             .fold(self.last_seen, Timestamp::max)
     }
 }

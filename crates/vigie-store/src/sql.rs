@@ -16,9 +16,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use vigie_core::{
-    Day, Establishment, EstablishmentCode, EstablishmentKind, Evidence, Finding, FindingStatus,
-    OrgDirectory, OsFamily, Region, RegionCode, RuleId, Severity, Software, SourceKind,
-    SourceSummary,
+    AttributionReason, Day, Establishment, EstablishmentCode, EstablishmentKind, Evidence, Finding,
+    FindingStatus, OrgDirectory, OsFamily, Region, RegionCode, RuleId, Severity, Software,
+    SourceKind, SourceSummary,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1155,7 +1155,7 @@ impl SqlTx {
                     .try_get(0)?;
             let first = next - n;
             let mut query = q(format!(
-                "INSERT INTO evidence (id, hash, body) VALUES {}",
+                "INSERT INTO evidence (id, hash, body) VALUES {} ON CONFLICT (hash) DO NOTHING",
                 placeholders(self.dialect, missing.len(), 3, 1)
             ));
             for (i, (b, h)) in missing.iter().enumerate() {
@@ -1163,7 +1163,28 @@ impl SqlTx {
                 query = query.bind(id).bind((*h).clone()).bind((*b).clone());
                 out.insert((*b).clone(), id);
             }
-            query.execute(&mut *self.tx).await?;
+            let inserted = query.execute(&mut *self.tx).await?.rows_affected();
+            if inserted < missing.len() as u64 {
+                // a concurrent ingest stored some of these first: use its ids
+                let mut again = q(format!(
+                    "SELECT hash, id FROM evidence WHERE hash IN ({})",
+                    list_placeholders(self.dialect, missing.len())
+                ));
+                for (_, h) in &missing {
+                    again = again.bind((*h).clone());
+                }
+                let ids: HashMap<String, i64> = again
+                    .fetch_all(&mut *self.tx)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+                    .collect::<Result<_>>()?;
+                for (b, h) in &missing {
+                    if let Some(id) = ids.get(*h) {
+                        out.insert((*b).clone(), *id);
+                    }
+                }
+            }
         }
         Ok(out)
     }
@@ -1301,17 +1322,20 @@ impl StoreTx for SqlTx {
             .await?;
             pending_keys.extend(key_rows);
             for r in q(format!(
-                "SELECT est_id, id, hostname, first_seen, last_seen FROM hosts WHERE id IN ({list})"
+                "SELECT est_id, id, hostname, first_seen, last_seen, attribution FROM hosts WHERE id IN ({list})"
             ))
             .fetch_all(&mut *self.tx)
             .await?
             {
                 let id: i64 = r.try_get(1)?;
                 let est_id: i64 = r.try_get(0)?;
+                let reason: Option<String> = r.try_get(5)?;
                 index.insert(id, out.len());
                 out.push(HostRecord {
                     id,
                     establishment: est_codes.get(&est_id).cloned(),
+                    attribution: reason.as_deref().and_then(AttributionReason::parse),
+                    last_closed: None,
                     hostname: r.try_get(2)?,
                     first_seen: ts(r.try_get(3)?),
                     last_seen: ts(r.try_get(4)?),
@@ -1358,6 +1382,23 @@ impl StoreTx for SqlTx {
             let hid: i64 = r.try_get(0)?;
             if let Some(&i) = index.get(&hid) {
                 out[i].keys.push(r.try_get(1)?);
+            }
+        }
+        // the latest closing: nothing may be dated before it
+        let loaded: Vec<i64> = out.iter().map(|h| h.id).collect();
+        for chunk in loaded.chunks(CHUNK) {
+            for r in q(format!(
+                "SELECT host_id, MAX(closed_at) FROM findings WHERE host_id IN ({}) AND closed_at IS NOT NULL GROUP BY host_id",
+                id_list(chunk)
+            ))
+            .fetch_all(&mut *self.tx)
+            .await?
+            {
+                let hid: i64 = r.try_get(0)?;
+                let closed: Option<i64> = r.try_get(1)?;
+                if let Some(&i) = index.get(&hid) {
+                    out[i].last_closed = closed.map(ts);
+                }
             }
         }
         Ok(out)
@@ -1424,7 +1465,8 @@ impl StoreTx for SqlTx {
             let first = next - n;
             for (ci, chunk) in missing.chunks(CHUNK).enumerate() {
                 let mut query = q(format!(
-                    "INSERT INTO software (id, name, version, publisher) VALUES {}",
+                    "INSERT INTO software (id, name, version, publisher) VALUES {} \
+                     ON CONFLICT (name, version, publisher) DO NOTHING",
                     placeholders(self.dialect, chunk.len(), 4, 1)
                 ));
                 for (i, k) in chunk.iter().enumerate() {
@@ -1438,7 +1480,25 @@ impl StoreTx for SqlTx {
                         .map_err(|_| StoreError::Invalid("software dictionary is full".into()))?;
                     found.insert(k.clone(), id);
                 }
-                query.execute(&mut *self.tx).await?;
+                let inserted = query.execute(&mut *self.tx).await?.rows_affected();
+                if inserted < chunk.len() as u64 {
+                    // a concurrent ingest stored some of these first: use its ids
+                    let mut again = q(format!(
+                        "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
+                        list_placeholders(self.dialect, chunk.len())
+                    ));
+                    for k in chunk {
+                        again = again.bind(k.0.clone());
+                    }
+                    for r in again.fetch_all(&mut *self.tx).await? {
+                        let id = u32::try_from(r.try_get::<i64, _>(0)?)
+                            .map_err(|_| corrupt("software", "id out of range"))?;
+                        let k = (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                        if chunk.contains(&k) {
+                            found.insert(k, id);
+                        }
+                    }
+                }
             }
         }
         items
@@ -1591,7 +1651,7 @@ impl StoreTx for SqlTx {
                     .bind(c.host_id)
                     .bind(src.kind.as_str().to_string())
                     .bind(src.observed_at.as_second())
-                    .bind(encode_state(src));
+                    .bind(encode_state(src).map_err(StoreError::Invalid)?);
             }
             query.execute(&mut *self.tx).await?;
         }

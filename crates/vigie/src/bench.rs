@@ -33,6 +33,9 @@ pub enum BenchCommand {
         /// Scratch directory (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Allow emptying a non-empty PostgreSQL database first.
+        #[arg(long)]
+        reset: bool,
         /// Keep the input files and reuse them on the next run (otherwise each
         /// day's file is deleted once ingested).
         #[arg(long)]
@@ -128,6 +131,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
             establishments,
             dir,
             reuse_input,
+            reset,
         } => {
             if days == 0 || establishments == 0 || hosts == 0 {
                 bail!("--hosts, --days and --establishments must be positive");
@@ -157,6 +161,16 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
             }
             let sql = SqlStore::connect(&db).await?;
             let store: Arc<dyn Store> = Arc::new(sql.clone());
+            // SQLite benches use a scratch file; a server database is emptied
+            // only when it holds nothing or when asked to
+            let existing = store.stats(&Scope::National).await?;
+            let has_org = !store.establishments(&Scope::National).await?.is_empty();
+            if !is_sqlite && (existing.hosts > 0 || existing.files > 0 || has_org) && !reset {
+                bail!(
+                    "database {} is not empty; the benchmark would erase it: pass --reset to allow that, or use an empty database",
+                    crate::app::redact(&db)
+                );
+            }
             store.reset().await?;
             let region = RegionCode::new("BENCH")?;
             let codes: Vec<EstablishmentCode> = (0..establishments)

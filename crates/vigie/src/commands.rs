@@ -61,42 +61,58 @@ pub async fn org_list(ctx: &Ctx, region: Option<String>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Files under a path, sorted, recursively; hidden files skipped.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// Files under a path, sorted, recursively; hidden files skipped. Symbolic
+/// links to directories are not followed (no loops). A directory that cannot
+/// be read is reported as a failed entry and the others go on.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<Result<PathBuf, String>>> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            out.push(p.clone());
+            out.push(Ok(p.clone()));
             continue;
         }
         let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
-        if meta.is_dir() {
-            let mut stack = vec![p.clone()];
-            let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                for entry in
-                    std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        if !meta.is_dir() {
+            out.push(Ok(p.clone()));
+            continue;
+        }
+        let mut stack = vec![p.clone()];
+        let mut found = Vec::new();
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    found.push(Err(format!(
+                        "{}: cannot read directory: {e}",
+                        dir.display()
+                    )));
+                    continue;
+                }
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
                 {
-                    let path = entry?.path();
-                    if path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with('.'))
-                    {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else {
-                        found.push(path);
-                    }
+                    continue;
+                }
+                match entry.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(path),
+                    Ok(t) if t.is_symlink() && path.is_dir() => {}
+                    Ok(_) => found.push(Ok(path)),
+                    Err(e) => found.push(Err(format!("{}: {e}", path.display()))),
                 }
             }
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
         }
+        found.sort_by(|a, b| match (a, b) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Err(x), Err(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        });
+        out.extend(found);
     }
     Ok(out)
 }
@@ -133,8 +149,13 @@ pub fn ingest_options(a: &IngestArgs) -> Result<IngestOptions> {
             .observed_at
             .as_deref()
             .map(|s| {
-                s.parse::<jiff::Timestamp>()
-                    .with_context(|| format!("--observed-at {s:?}: expected RFC 3339"))
+                let t = s
+                    .parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--observed-at {s:?}: expected RFC 3339"))?;
+                if t > jiff::Timestamp::now() {
+                    bail!("--observed-at {s:?} is in the future");
+                }
+                Ok(t)
             })
             .transpose()?,
         format: a
@@ -196,7 +217,22 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
     let pb = progress(files.len() as u64, "ingest", ctx.quiet);
     let mut rows = Vec::new();
     let mut failed = 0;
-    for f in &files {
+    for entry in &files {
+        let f = match entry {
+            Ok(f) => f,
+            Err(e) => {
+                failed += 1;
+                pb.suspend(|| eprintln!("error: {e}"));
+                rows.push(IngestRow {
+                    file: e.split(": ").next().unwrap_or_default().to_string(),
+                    ok: false,
+                    report: None,
+                    error: Some(e.clone()),
+                });
+                pb.inc(1);
+                continue;
+            }
+        };
         let result = if f.as_os_str() == "-" {
             pipeline
                 .ingest_reader("<stdin>", std::io::stdin(), &opts)
@@ -234,6 +270,7 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
         "new hosts",
         "updated",
         "unassigned",
+        "skipped",
         "opened",
         "closed",
         "observed",
@@ -251,6 +288,7 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
                 rep.hosts_new.to_string(),
                 rep.hosts_updated.to_string(),
                 rep.unassigned.to_string(),
+                skipped(rep),
                 rep.findings_opened.to_string(),
                 rep.findings_closed.to_string(),
                 rep.last_observed.map(|t| t.to_string()).unwrap_or_default(),
@@ -259,6 +297,7 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
                 r.file.clone(),
                 String::new(),
                 format!("FAILED: {}", r.error.clone().unwrap_or_default()),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -275,6 +314,22 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Observations left out or adjusted, with why: older than the source's
+/// last report, nothing to identify the machine, dated in the future.
+fn skipped(r: &FileReport) -> String {
+    let mut parts = Vec::new();
+    if r.stale > 0 {
+        parts.push(format!("{} stale", r.stale));
+    }
+    if r.unidentified > 0 {
+        parts.push(format!("{} unidentified", r.unidentified));
+    }
+    if r.future_dated > 0 {
+        parts.push(format!("{} future-dated (counted now)", r.future_dated));
+    }
+    parts.join(", ")
 }
 
 #[derive(Serialize)]
@@ -562,6 +617,9 @@ pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
 pub async fn remediation(ctx: &Ctx, a: RemediationArgs) -> Result<ExitCode> {
     let store = ctx.store().await?;
     let rule = RuleId::new(&a.rule)?;
+    if ctx.rules()?.get(rule.as_str()).is_none() {
+        bail!("unknown rule {rule} (see `vigie rules list`)");
+    }
     let to = parse_day(a.to.as_deref(), "to")?.unwrap_or_else(today);
     let from = parse_day(a.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-365));
     let stats = store.remediation(&Scope::National, &rule, from, to).await?;
@@ -731,13 +789,25 @@ async fn fetch(from: &str) -> Result<Vec<u8>> {
     }
 }
 
-pub async fn kb_update(ctx: &Ctx, from: &str) -> Result<ExitCode> {
+pub async fn kb_update(ctx: &Ctx, from: &str, allow_older: bool) -> Result<ExitCode> {
     let bytes = fetch(from).await?;
     let store = ctx.store().await?;
     let mut kb = ctx.kb(store.as_ref()).await?;
+    let before = kb.sources();
     let src = kb
         .load_update(&bytes)
         .with_context(|| format!("{from}: not a usable knowledge-base update"))?;
+    if let Some(current) = before.iter().find(|s| s.name == src.name)
+        && vigie_core::version::compare(&src.version, &current.version) == std::cmp::Ordering::Less
+        && !allow_older
+    {
+        bail!(
+            "{from}: {} version {} is older than the one in use ({}); pass --allow-older to load it anyway",
+            src.name,
+            src.version,
+            current.version
+        );
+    }
     store
         .record_kb_update(&src.name, &src.version, from, &bytes)
         .await?;
@@ -804,14 +874,20 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
 }
 
 pub async fn assess(ctx: &Ctx, at: Option<&str>) -> Result<ExitCode> {
+    let now = jiff::Timestamp::now();
     let at = match at {
-        None => jiff::Timestamp::now(),
+        None => now,
         Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) if t > now => bail!("--at {s:?} is in the future"),
             Ok(t) => t,
             Err(_) => {
                 let d = vigie_core::Day::parse(s)
                     .with_context(|| format!("--at {s:?}: expected RFC 3339 or YYYY-MM-DD"))?;
-                jiff::Timestamp::from_second(d.end_second())?
+                if d > today() {
+                    bail!("--at {s:?} is in the future");
+                }
+                // the end of that day, or now for today
+                jiff::Timestamp::from_second(d.end_second())?.min(now)
             }
         },
     };

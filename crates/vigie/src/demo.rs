@@ -270,7 +270,7 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
             observations
         );
         println!(
-            "generated in {generate_seconds:.1} s, ingested and assessed in {ingest_seconds:.1} s ({:.0} observations/s)\n",
+            "generated in {generate_seconds:.1} s, ingested and evaluated in {ingest_seconds:.1} s ({:.0} observations/s)\n",
             observations as f64 / ingest_seconds.max(0.001)
         );
         println!(

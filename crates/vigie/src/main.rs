@@ -195,6 +195,9 @@ enum KbCommand {
     Update {
         #[arg(long)]
         from: String,
+        /// Accept a version older than the one in use (rolling back a bad feed).
+        #[arg(long)]
+        allow_older: bool,
     },
 }
 
@@ -263,7 +266,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(RulesCommand::List) => commands::rules_list(&ctx),
         Command::Rules(RulesCommand::Check { files }) => commands::rules_check(&ctx, &files),
         Command::Kb(KbCommand::Status) => commands::kb_status(&ctx).await,
-        Command::Kb(KbCommand::Update { from }) => commands::kb_update(&ctx, &from).await,
+        Command::Kb(KbCommand::Update { from, allow_older }) => {
+            commands::kb_update(&ctx, &from, allow_older).await
+        }
         Command::Files { limit } => commands::files(&ctx, limit).await,
         Command::Status => commands::status(&ctx).await,
         Command::Demo(a) => demo::run(&ctx, a).await,

@@ -323,9 +323,19 @@ fn kb_status_and_update_from_file_and_http() {
                 .contains("2025.08.25")
         })
         .expect("trimmed 2025.08.25 KEV fixture");
+    // an older catalog is refused unless asked for (no silent downgrade)
+    let out = t
+        .vigie()
+        .args(["kb", "update", "--from"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("older than the one in use"), "{err}");
     let (url, server) = serve_once(std::fs::read(&fixture).unwrap());
     t.vigie()
-        .args(["kb", "update", "--from", &url])
+        .args(["kb", "update", "--allow-older", "--from", &url])
         .assert()
         .success();
     server.join().unwrap();
