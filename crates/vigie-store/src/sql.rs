@@ -32,6 +32,22 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] =
 const MIGRATIONS_POSTGRES: &[(i64, &str)] =
     &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
 
+/// Tables whose rows follow a machine to another establishment: (table,
+/// host column, other columns).
+const MOVED_TABLES: [(&str, &str, &str); 3] = [
+    (
+        "hosts",
+        "id",
+        "hostname, attribution, os_family, os_name, os_version, os_build, os_ubr, first_seen, last_seen",
+    ),
+    ("host_sources", "host_id", "source, observed_at, state"),
+    (
+        "findings",
+        "host_id",
+        "rule_id, opened_at, last_seen, closed_at, severity, status, evidence_id",
+    ),
+];
+
 /// Rows per multi-row statement: well under both dialects' bind limits.
 const CHUNK: usize = 400;
 
@@ -1555,21 +1571,34 @@ impl StoreTx for SqlTx {
             {
                 let from = self.est_id(prev.as_ref())?;
                 let to = self.est_id(c.establishment.as_ref())?;
-                for (table, col) in [
-                    ("hosts", "id"),
-                    ("host_sources", "host_id"),
-                    ("findings", "host_id"),
-                    ("host_keys", "host_id"),
-                ] {
+                // Copy then delete rather than `UPDATE … SET est_id`: est_id is
+                // the distribution column of these tables under Citus, which
+                // refuses to update it.
+                for (table, key, rest) in MOVED_TABLES {
                     q(format!(
-                        "UPDATE {table} SET est_id = $1 WHERE est_id = $2 AND {col} = $3"
+                        "INSERT INTO {table} (est_id, {key}, {rest}) \
+                         SELECT $1, {key}, {rest} FROM {table} WHERE est_id = $2 AND {key} = $3"
                     ))
                     .bind(to)
                     .bind(from)
                     .bind(c.host_id)
                     .execute(&mut *self.tx)
                     .await?;
+                    q(format!(
+                        "DELETE FROM {table} WHERE est_id = $1 AND {key} = $2"
+                    ))
+                    .bind(from)
+                    .bind(c.host_id)
+                    .execute(&mut *self.tx)
+                    .await?;
                 }
+                // host_keys is distributed by its key: a plain update is fine
+                qs("UPDATE host_keys SET est_id = $1 WHERE est_id = $2 AND host_id = $3")
+                    .bind(to)
+                    .bind(from)
+                    .bind(c.host_id)
+                    .execute(&mut *self.tx)
+                    .await?;
             }
         }
         // 2. host rows (re-assessments leave hosts, sources and keys alone)
