@@ -484,33 +484,32 @@ impl<R: BufRead> XmlInventoryParser<R> {
     }
 }
 
+impl<R: BufRead> xmlio::XmlSteps<R> for XmlInventoryParser<R> {
+    fn io(
+        &mut self,
+    ) -> (
+        &mut bool,
+        &mut Option<R>,
+        &mut Option<Reader<GuardedInput<R>>>,
+        &ParseOptions,
+    ) {
+        (
+            &mut self.done,
+            &mut self.pending,
+            &mut self.reader,
+            &self.opts,
+        )
+    }
+
+    fn step(&mut self) -> Result<Option<Observation>, ParseError> {
+        XmlInventoryParser::step(self)
+    }
+}
+
 impl<R: BufRead> Iterator for XmlInventoryParser<R> {
     type Item = Result<Observation, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Some(input) = self.pending.take() {
-            match xmlio::open(input, &self.opts) {
-                Ok(r) => self.reader = Some(r),
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-        match self.step() {
-            Ok(Some(obs)) => Some(Ok(obs)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                self.reader = None;
-                Some(Err(e))
-            }
-        }
+        xmlio::XmlSteps::next_observation(self)
     }
 }

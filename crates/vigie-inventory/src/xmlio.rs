@@ -108,3 +108,48 @@ pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     }
     None
 }
+
+/// The iteration protocol both XML parsers share: open the input lazily
+/// (so construction cannot fail), step until the end, and stop for good
+/// after the first error.
+pub(crate) trait XmlSteps<R: BufRead> {
+    fn io(
+        &mut self,
+    ) -> (
+        &mut bool,
+        &mut Option<R>,
+        &mut Option<Reader<GuardedInput<R>>>,
+        &ParseOptions,
+    );
+    fn step(&mut self) -> Result<Option<vigie_core::Observation>, ParseError>;
+
+    fn next_observation(&mut self) -> Option<Result<vigie_core::Observation, ParseError>> {
+        let (done, pending, reader, opts) = self.io();
+        if *done {
+            return None;
+        }
+        if let Some(input) = pending.take() {
+            match open(input, opts) {
+                Ok(r) => *reader = Some(r),
+                Err(e) => {
+                    *done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        let result = self.step();
+        let (done, _, reader, _) = self.io();
+        match result {
+            Ok(Some(obs)) => Some(Ok(obs)),
+            Ok(None) => {
+                *done = true;
+                None
+            }
+            Err(e) => {
+                *done = true;
+                *reader = None;
+                Some(Err(e))
+            }
+        }
+    }
+}
