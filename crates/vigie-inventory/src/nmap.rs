@@ -534,21 +534,12 @@ impl<R: BufRead> NmapParser<R> {
                     }
                 }
                 Event::Eof => {
-                    if !self.path.is_empty() {
-                        return Err(ParseError::new(
-                            Location::Byte(pos),
-                            format!(
-                                "unexpected end of xml ({} elements left open)",
-                                self.path.len()
-                            ),
-                        ));
-                    }
-                    if !self.seen_root {
-                        return Err(ParseError::new(
-                            Location::Byte(pos),
-                            "no <nmaprun> element: not an nmap xml file",
-                        ));
-                    }
+                    xmlio::check_end(
+                        pos,
+                        self.path.len(),
+                        self.seen_root,
+                        "no <nmaprun> element: not an nmap xml file",
+                    )?;
                     return Ok(None);
                 }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}

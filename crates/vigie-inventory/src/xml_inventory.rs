@@ -461,21 +461,12 @@ impl<R: BufRead> XmlInventoryParser<R> {
                     self.text.clear();
                 }
                 Event::Eof => {
-                    if !self.path.is_empty() {
-                        return Err(ParseError::new(
-                            Location::Byte(pos),
-                            format!(
-                                "unexpected end of xml ({} elements left open)",
-                                self.path.len()
-                            ),
-                        ));
-                    }
-                    if !self.seen_request {
-                        return Err(ParseError::new(
-                            Location::Byte(pos),
-                            "no <REQUEST> element: not a fusioninventory/ocs inventory",
-                        ));
-                    }
+                    xmlio::check_end(
+                        pos,
+                        self.path.len(),
+                        self.seen_request,
+                        "no <REQUEST> element: not a fusioninventory/ocs inventory",
+                    )?;
                     return Ok(None);
                 }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}

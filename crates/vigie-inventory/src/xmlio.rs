@@ -153,3 +153,22 @@ pub(crate) trait XmlSteps<R: BufRead> {
         }
     }
 }
+
+/// The end of an XML input: every element closed and the expected root seen.
+pub(crate) fn check_end(
+    pos: u64,
+    open_elements: usize,
+    seen_root: bool,
+    no_root: &str,
+) -> Result<(), ParseError> {
+    if open_elements > 0 {
+        return Err(ParseError::new(
+            crate::error::Location::Byte(pos),
+            format!("unexpected end of xml ({open_elements} elements left open)"),
+        ));
+    }
+    if !seen_root {
+        return Err(ParseError::new(crate::error::Location::Byte(pos), no_root));
+    }
+    Ok(())
+}
