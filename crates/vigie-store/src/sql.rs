@@ -714,75 +714,83 @@ impl Store for SqlStore {
     }
 
     async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>> {
-        let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let cond = self.est_condition(scope, "d.est_id", None, None).await?;
         let day = at.number();
+        // Grouping happens in SQL: at national scale the sector and region
+        // views read a handful of rows instead of one per establishment.
+        // Machines without an establishment (est_id 0) have no
+        // establishments row and group as "unassigned".
+        // (select key, select name, grouping column); the sector is one
+        // group, which PostgreSQL does not let a constant GROUP BY express
+        let (key, name, group) = match by {
+            GroupBy::Sector => ("'sector'", "'Sector'", None),
+            GroupBy::Region => (
+                "COALESCE(e.region_code, '')",
+                "COALESCE(MAX(r.name), '')",
+                Some("e.region_code"),
+            ),
+            GroupBy::Establishment => (
+                "COALESCE(e.code, '')",
+                "COALESCE(MAX(e.name), '')",
+                Some("e.code"),
+            ),
+        };
+        let group_hosts = group.map(|g| format!(" GROUP BY {g}")).unwrap_or_default();
+        let group_rules = match group {
+            Some(g) => format!(" GROUP BY {g}, f.rule_id"),
+            None => " GROUP BY f.rule_id".to_string(),
+        };
+        let latest = format!(
+            "(SELECT d.est_id, MAX(d.day) AS day FROM daily_hosts d WHERE d.day <= {day} AND {cond} GROUP BY d.est_id) m"
+        );
+        let joins = "LEFT JOIN establishments e ON e.id = m.est_id LEFT JOIN regions r ON r.code = e.region_code";
         let hosts = q(format!(
-            "SELECT d.est_id, d.hosts FROM daily_hosts d JOIN \
-             (SELECT est_id, MAX(day) AS day FROM daily_hosts WHERE day <= {day} AND {cond} GROUP BY est_id) m \
-             ON d.est_id = m.est_id AND d.day = m.day"
+            "SELECT {key}, {name}, CAST(COALESCE(SUM(h.hosts), 0) AS BIGINT) FROM {latest} \
+             JOIN daily_hosts h ON h.est_id = m.est_id AND h.day = m.day {joins}{group_hosts}"
         ))
         .fetch_all(&self.pool)
         .await?;
+        // every refresh writes an establishment's host row and its rows for
+        // every rule it ever had on the same day, so the latest host day is
+        // the day to read the rules at
         let rules = q(format!(
-            // every refresh writes an establishment's host row and its rows for
-            // every rule it ever had on the same day, so the latest host day is
-            // the day to read the rules at
-            "SELECT d.est_id, d.rule_id, d.hosts, d.review FROM daily_findings d JOIN \
-             (SELECT est_id, MAX(day) AS day FROM daily_hosts WHERE day <= {day} AND {cond} GROUP BY est_id) m \
-             ON d.est_id = m.est_id AND d.day = m.day"
+            "SELECT {key}, f.rule_id, CAST(SUM(f.hosts) AS BIGINT), CAST(SUM(f.review) AS BIGINT) FROM {latest} \
+             JOIN daily_findings f ON f.est_id = m.est_id AND f.day = m.day {joins}{group_rules}"
         ))
         .fetch_all(&self.pool)
         .await?;
-        let ests = self.est_map().await?;
-        let regions: HashMap<String, String> = qs("SELECT code, name FROM regions")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect::<Result<_>>()?;
-        let group_of = |est_id: i64| -> (String, String) {
-            match (by, ests.get(&est_id)) {
-                (GroupBy::Sector, _) => ("sector".into(), "Sector".into()),
-                (GroupBy::Region, Some((_, reg, _))) => (
-                    reg.to_string(),
-                    regions
-                        .get(reg.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| reg.to_string()),
-                ),
-                (GroupBy::Establishment, Some((code, _, name))) => (code.to_string(), name.clone()),
-                (_, None) => ("unassigned".into(), "Unassigned machines".into()),
+        let label = |g: String, n: String| -> (String, String) {
+            if g.is_empty() {
+                ("unassigned".into(), "Unassigned machines".into())
+            } else {
+                let n = if n.is_empty() { g.clone() } else { n };
+                (g, n)
             }
         };
         let mut groups: BTreeMap<String, PostureRow> = BTreeMap::new();
         for r in hosts {
-            let est_id: i64 = r.try_get(0)?;
-            let n: i64 = r.try_get(1)?;
-            let (g, name) = group_of(est_id);
-            let row = groups.entry(g.clone()).or_insert_with(|| PostureRow {
-                group: g,
-                name,
-                hosts: 0,
-                rules: BTreeMap::new(),
-                review: BTreeMap::new(),
-            });
-            row.hosts += u64::try_from(n).unwrap_or(0);
+            let (g, name) = label(r.try_get(0)?, r.try_get(1)?);
+            let n: i64 = r.try_get(2)?;
+            groups.insert(
+                g.clone(),
+                PostureRow {
+                    group: g,
+                    name,
+                    hosts: u64::try_from(n).unwrap_or(0),
+                    rules: BTreeMap::new(),
+                    review: BTreeMap::new(),
+                },
+            );
         }
         for r in rules {
-            let est_id: i64 = r.try_get(0)?;
+            let (g, _) = label(r.try_get(0)?, String::new());
             let rule: String = r.try_get(1)?;
             let n: i64 = r.try_get(2)?;
             let review: i64 = r.try_get(3)?;
-            let (g, name) = group_of(est_id);
-            let row = groups.entry(g.clone()).or_insert_with(|| PostureRow {
-                group: g,
-                name,
-                hosts: 0,
-                rules: BTreeMap::new(),
-                review: BTreeMap::new(),
-            });
-            *row.rules.entry(rule.clone()).or_insert(0) += u64::try_from(n).unwrap_or(0);
-            *row.review.entry(rule).or_insert(0) += u64::try_from(review).unwrap_or(0);
+            if let Some(row) = groups.get_mut(&g) {
+                *row.rules.entry(rule.clone()).or_insert(0) += u64::try_from(n).unwrap_or(0);
+                *row.review.entry(rule).or_insert(0) += u64::try_from(review).unwrap_or(0);
+            }
         }
         if by == GroupBy::Sector && groups.is_empty() {
             groups.insert(
