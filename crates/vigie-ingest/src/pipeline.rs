@@ -926,6 +926,7 @@ fn reassess(
         observed_at: at,
         first_seen: r.first_seen,
         source: None,
+        source_unchanged: false,
         opened,
         closed,
         updated,
@@ -1035,6 +1036,12 @@ fn evaluate_group(
         };
     let mut previous_est = existed.then(|| est.clone());
     let mut stored_reason = g.record.as_ref().and_then(|r| r.attribution);
+    // what each source had stored, to write only the time when nothing changed
+    let mut originals: Vec<StoredSourceState> = g
+        .record
+        .as_ref()
+        .map(|r| r.sources.clone())
+        .unwrap_or_default();
     let record_first = g.record.as_ref().map(|r| r.first_seen);
     let mut known_keys: std::collections::HashSet<String> = g
         .record
@@ -1117,6 +1124,18 @@ fn evaluate_group(
             build: o.build,
             ubr: o.ubr,
         });
+        let new_source = to_stored(&states[idx], dict);
+        let source_unchanged = originals.iter().any(|o| {
+            o.kind == new_source.kind
+                && o.os == new_source.os
+                && o.hotfixes == new_source.hotfixes
+                && o.software_ids == new_source.software_ids
+                && o.features == new_source.features
+                && o.network == new_source.network
+        });
+        // later observations of this group compare with what this one stores
+        originals.retain(|o| o.kind != new_source.kind);
+        originals.push(new_source.clone());
         out.changes.push(HostChange {
             host_id: g.host_id,
             is_new,
@@ -1128,7 +1147,8 @@ fn evaluate_group(
             os: os.unwrap_or_default(),
             observed_at: at,
             first_seen: first,
-            source: Some(to_stored(&states[idx], dict)),
+            source_unchanged,
+            source: Some(new_source),
             opened,
             closed,
             updated,

@@ -174,6 +174,9 @@ pub struct HostChange {
     /// for a re-assessment, which changes findings only (the host row, its
     /// sources and keys stay as they are).
     pub source: Option<StoredSourceState>,
+    /// The source's state is what was stored, but for its time: only the
+    /// time is written.
+    pub source_unchanged: bool,
     pub opened: Vec<Finding>,
     /// Rules whose open finding the observation shows gone.
     pub closed: Vec<RuleId>,

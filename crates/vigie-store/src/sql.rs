@@ -388,6 +388,14 @@ fn row_establishment(r: &AnyRow) -> Result<Establishment> {
 }
 
 fn finding_from_row(r: &AnyRow) -> Result<(i64, FindingView)> {
+    let ev_s: String = r.try_get("evidence_body")?;
+    let evidence: Evidence =
+        serde_json::from_str(&ev_s).map_err(|e| corrupt("findings", format!("evidence: {e}")))?;
+    finding_with_evidence(r, evidence)
+}
+
+/// A finding row whose evidence the caller already has.
+fn finding_with_evidence(r: &AnyRow, evidence: Evidence) -> Result<(i64, FindingView)> {
     let host_id: i64 = r.try_get("host_id")?;
     let rule_s: String = r.try_get("rule_id")?;
     let rule = RuleId::new(&rule_s).map_err(|e| corrupt("findings", e.to_string()))?;
@@ -397,9 +405,6 @@ fn finding_from_row(r: &AnyRow) -> Result<(i64, FindingView)> {
     let st_s: String = r.try_get("status")?;
     let status = FindingStatus::parse(&st_s)
         .ok_or_else(|| corrupt("findings", format!("status {st_s:?}")))?;
-    let ev_s: String = r.try_get("evidence_body")?;
-    let evidence: Evidence =
-        serde_json::from_str(&ev_s).map_err(|e| corrupt("findings", format!("evidence: {e}")))?;
     let closed: Option<i64> = r.try_get("closed_at")?;
     Ok((
         host_id,
@@ -597,6 +602,7 @@ impl Store for SqlStore {
             dialect: self.dialect,
             tx,
             est_ids,
+            evidence: HashMap::new(),
         }))
     }
 
@@ -1123,6 +1129,9 @@ struct SqlTx {
     dialect: Dialect,
     tx: Transaction<'static, sqlx::Any>,
     est_ids: HashMap<EstablishmentCode, i64>,
+    /// Evidence bodies already parsed in this transaction, by id: machines
+    /// of one fleet share a few hundred bodies, parsed once each.
+    evidence: HashMap<i64, Evidence>,
 }
 
 impl SqlTx {
@@ -1381,14 +1390,43 @@ impl StoreTx for SqlTx {
                     out[i].sources.push(state);
                 }
             }
-            for r in q(format!(
-                "SELECT f.*, e.body AS evidence_body FROM findings f JOIN evidence e ON e.id = f.evidence_id \
-                 WHERE f.host_id IN ({list}) AND f.closed_at IS NULL"
+            let rows = q(format!(
+                "SELECT * FROM findings WHERE host_id IN ({list}) AND closed_at IS NULL"
             ))
             .fetch_all(&mut *self.tx)
-            .await?
-            {
-                let (hid, f) = finding_from_row(&r)?;
+            .await?;
+            let mut missing: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get::<i64, _>("evidence_id"))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|id| !self.evidence.contains_key(id))
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            for ids in missing.chunks(CHUNK) {
+                for r in q(format!(
+                    "SELECT id, body FROM evidence WHERE id IN ({})",
+                    id_list(ids)
+                ))
+                .fetch_all(&mut *self.tx)
+                .await?
+                {
+                    let id: i64 = r.try_get(0)?;
+                    let body: String = r.try_get(1)?;
+                    let ev: Evidence = serde_json::from_str(&body)
+                        .map_err(|e| corrupt("evidence", format!("evidence {id}: {e}")))?;
+                    self.evidence.insert(id, ev);
+                }
+            }
+            for r in rows {
+                let ev_id: i64 = r.try_get("evidence_id")?;
+                let evidence = self
+                    .evidence
+                    .get(&ev_id)
+                    .cloned()
+                    .ok_or_else(|| corrupt("findings", format!("evidence {ev_id} missing")))?;
+                let (hid, f) = finding_with_evidence(&r, evidence)?;
                 if let Some(&i) = index.get(&hid) {
                     out[i].open_findings.push(OpenFinding {
                         opened_at: f.first_seen,
@@ -1668,11 +1706,36 @@ impl StoreTx for SqlTx {
             }
             query.execute(&mut *self.tx).await?;
         }
-        // 4. source states
-        let sourced: Vec<(&HostChange, &StoredSourceState)> = changes
-            .iter()
-            .filter_map(|c| c.source.as_ref().map(|s| (c, s)))
-            .collect();
+        // 4. source states: unchanged ones only get their new time
+        let mut touched: BTreeMap<(i64, &'static str, i64), Vec<i64>> = BTreeMap::new();
+        let mut sourced: Vec<(&HostChange, &StoredSourceState)> = Vec::new();
+        for c in changes {
+            let Some(src) = c.source.as_ref() else {
+                continue;
+            };
+            if c.source_unchanged {
+                let est = self.est_id(c.establishment.as_ref())?;
+                touched
+                    .entry((est, src.kind.as_str(), src.observed_at.as_second()))
+                    .or_default()
+                    .push(c.host_id);
+            } else {
+                sourced.push((c, src));
+            }
+        }
+        for ((est, kind, at), hosts) in touched {
+            for chunk in hosts.chunks(CHUNK * 4) {
+                q(format!(
+                    "UPDATE host_sources SET observed_at = $1 WHERE est_id = $2 AND source = $3 AND host_id IN ({})",
+                    id_list(chunk)
+                ))
+                .bind(at)
+                .bind(est)
+                .bind(kind.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+            }
+        }
         for chunk in sourced.chunks(CHUNK / 2) {
             let mut query = qp(
                 format!(

@@ -141,6 +141,7 @@ fn change(
         observed_at: observed,
         first_seen: observed,
         source: Some(state(observed)),
+        source_unchanged: false,
         opened,
         closed: closed.into_iter().map(rule).collect(),
         updated: vec![],
@@ -364,6 +365,8 @@ async fn findings_are_intervals(store: &dyn Store) -> CaseResult {
         vec![],
     );
     c.first_seen = t1;
+    // nothing changed in the source's facts: only its time is written
+    c.source_unchanged = true;
     tryc!(tx.apply(&[c]).await);
     tryc!(
         tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(t3)])
@@ -1088,6 +1091,7 @@ async fn reassessment_changes_findings_only(store: &dyn Store) -> CaseResult {
         vec![],
     );
     c.source = None;
+    c.source_unchanged = false;
     c.keys = vec![];
     c.bump_open = false;
     tryc!(tx.apply(&[c]).await);
