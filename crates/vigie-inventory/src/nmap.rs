@@ -549,14 +549,7 @@ impl<R: BufRead> NmapParser<R> {
 }
 
 impl<R: BufRead> xmlio::XmlSteps<R> for NmapParser<R> {
-    fn io(
-        &mut self,
-    ) -> (
-        &mut bool,
-        &mut Option<R>,
-        &mut Option<Reader<GuardedInput<R>>>,
-        &ParseOptions,
-    ) {
+    fn io(&mut self) -> xmlio::Io<'_, R> {
         (
             &mut self.done,
             &mut self.pending,

@@ -112,15 +112,17 @@ pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
 /// The iteration protocol both XML parsers share: open the input lazily
 /// (so construction cannot fail), step until the end, and stop for good
 /// after the first error.
+/// The parts of a parser the shared iteration needs: done flag, input not
+/// yet opened, open reader, options.
+pub(crate) type Io<'a, R> = (
+    &'a mut bool,
+    &'a mut Option<R>,
+    &'a mut Option<Reader<GuardedInput<R>>>,
+    &'a ParseOptions,
+);
+
 pub(crate) trait XmlSteps<R: BufRead> {
-    fn io(
-        &mut self,
-    ) -> (
-        &mut bool,
-        &mut Option<R>,
-        &mut Option<Reader<GuardedInput<R>>>,
-        &ParseOptions,
-    );
+    fn io(&mut self) -> Io<'_, R>;
     fn step(&mut self) -> Result<Option<vigie_core::Observation>, ParseError>;
 
     fn next_observation(&mut self) -> Option<Result<vigie_core::Observation, ParseError>> {
