@@ -561,10 +561,16 @@ impl Pipeline {
         // The previous batch's writes are still pending. A machine it touched
         // must be written before this batch reads it: first by key (machines
         // it created are not in the database yet), then by resolved id.
+        // (unscoped keys too: an attributed machine may be one the previous
+        // batch created unassigned)
         if pending.as_ref().is_some_and(|p| {
-            prepared
-                .iter()
-                .any(|o| o.keys.iter().any(|k| p.keys.contains(k)))
+            prepared.iter().any(|o| {
+                o.keys.iter().any(|k| p.keys.contains(k))
+                    || (o.attribution.is_some()
+                        && identity::keys(&o.obs.host, None)
+                            .iter()
+                            .any(|k| p.keys.contains(k)))
+            })
         }) {
             write_pending(tx, pending.take()).await.map_err(store_err)?;
         }
@@ -614,7 +620,22 @@ impl Pipeline {
             // only group machines the database does not know yet
             let gi = match found {
                 Some(id) => by_host.get(&id).copied(),
-                None => p.keys.iter().find_map(|k| by_key.get(k).copied()),
+                None => p
+                    .keys
+                    .iter()
+                    .find_map(|k| by_key.get(k).copied())
+                    .or_else(|| {
+                        // an attributed report of a machine this batch saw
+                        // unassigned (same rule as for stored machines)
+                        p.attribution.as_ref()?;
+                        identity::keys(&p.obs.host, None)
+                            .iter()
+                            .filter_map(|k| by_key.get(k).copied())
+                            .find(|&g| {
+                                groups[g].host_id == 0
+                                    && groups[g].items.iter().all(|i| i.attribution.is_none())
+                            })
+                    }),
             };
             let gi = match (gi, found) {
                 (Some(gi), _) => gi,

@@ -637,3 +637,46 @@ async fn a_wrong_clock_does_not_date_evidence_in_the_future() {
             .all(|f| f.first_seen <= jiff::Timestamp::now())
     );
 }
+
+/// One file in which a machine first reports without a tag, then with one:
+/// whatever the batch size, it stays one machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_machine_tagged_later_in_the_same_file_stays_one() {
+    let strip = |s: String| {
+        s.replace(r#""uuid":"#, r#""x_uuid":"#)
+            .replace(r#""hardware_serial":"#, r#""x_serial":"#)
+    };
+    let untagged = strip(
+        win7_lines("LAB-PC7", MAY_11, &[], false)
+            .replace(r#""establishment":"RBH""#, r#""site":"""#),
+    );
+    let tagged = strip(win7_lines("LAB-PC7", MAY_14, &[], false));
+    let text = format!("{untagged}{tagged}");
+    for batch in [1usize, 1000] {
+        let e = env().await;
+        let mut pipeline = Pipeline::new(
+            e.store.clone(),
+            e.store.org().await.unwrap(),
+            RuleSet::defaults().unwrap(),
+            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
+        )
+        .with_batch_size(batch);
+        let p = write(&e.dir, "lab.jsonl", &text);
+        let r = pipeline
+            .ingest_file(&p, &IngestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(r.hosts_new, 1, "batch {batch}: {r:?}");
+        let hosts = e
+            .store
+            .hosts(&Scope::National, &HostFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(hosts.len(), 1, "batch {batch}");
+        assert_eq!(
+            hosts[0].establishment.as_ref().map(|c| c.as_str()),
+            Some("RBH"),
+            "batch {batch}"
+        );
+    }
+}
