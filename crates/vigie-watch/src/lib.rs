@@ -1,7 +1,12 @@
-//! Exposure watch (issue #3). This first step holds the pure part of
-//! defacement detection: page normalisation, baselines learned from several
-//! fetches, and the comparison that tells "unchanged", "changed" (a warning)
-//! and "defaced" apart. See `docs/defacement.md` for the method and the
-//! measured rates.
+//! Exposure watch (issue #3). The first steps hold pure logic:
+//!
+//! - [`deface`]: page normalisation, baselines learned from several fetches,
+//!   and the comparison that tells "unchanged", "changed" (a warning) and
+//!   "defaced" apart (method and measured rates in `docs/defacement.md`);
+//! - [`state`]: per-target state with thresholds against flapping.
+//!
+//! Probes, the scheduler, correlation into grouped incidents and the
+//! notifiers come next.
 
 pub mod deface;
+pub mod state;
