@@ -3,10 +3,13 @@
 //! - [`deface`]: page normalisation, baselines learned from several fetches,
 //!   and the comparison that tells "unchanged", "changed" (a warning) and
 //!   "defaced" apart (method and measured rates in `docs/defacement.md`);
-//! - [`state`]: per-target state with thresholds against flapping.
+//! - [`state`]: per-target state with thresholds against flapping;
+//! - [`correlate`]: mass events into one incident (open, digests, resolve),
+//!   lone failures after a hold time, silence while vigie's own canary fails.
 //!
-//! Probes, the scheduler, correlation into grouped incidents and the
-//! notifiers come next.
+//! Probes, the scheduler, sample storage and the notifiers come next
+//! (`docs/watch.md`).
 
+pub mod correlate;
 pub mod deface;
 pub mod state;
