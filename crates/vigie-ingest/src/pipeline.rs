@@ -170,6 +170,9 @@ struct Prepared {
     at: Timestamp,
     attribution: Option<(EstablishmentCode, AttributionReason)>,
     keys: Vec<String>,
+    /// For an attributed observation, its keys scoped to no establishment:
+    /// how the machine was known if it was first seen unassigned.
+    unscoped: Vec<String>,
 }
 
 /// Observations of one host within a batch, in file order.
@@ -300,7 +303,8 @@ impl Pipeline {
         }
         let file = std::fs::File::open(path).map_err(io)?;
         let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 18, file));
-        self.run(&name, format, reader, Some(hash), opts).await
+        self.run_inner(&name, format, reader, HashSource::Known(hash), opts)
+            .await
     }
 
     /// Ingests a stream (stdin, an HTTP body). The content hash is computed
@@ -336,40 +340,9 @@ impl Pipeline {
             hasher: hasher.clone(),
         };
         let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 18, hashing));
-        let mut report = self
-            .run_with_hasher(name, format, reader, hasher, opts)
-            .await?;
-        report.file = name.to_string();
-        Ok(report)
-    }
-
-    async fn run_with_hasher(
-        &mut self,
-        name: &str,
-        format: Format,
-        reader: Box<dyn BufRead + Send>,
-        hasher: Arc<Mutex<blake3::Hasher>>,
-        opts: &IngestOptions,
-    ) -> Result<FileReport, IngestError> {
-        // The hash is final only once the parser has read everything; `run`
-        // asks for it through this closure at the end.
+        // the hash is final only once the parser has read everything
         self.run_inner(name, format, reader, HashSource::Stream(hasher), opts)
             .await
-    }
-
-    async fn run(
-        &mut self,
-        name: &str,
-        format: Format,
-        reader: Box<dyn BufRead + Send>,
-        hash: Option<String>,
-        opts: &IngestOptions,
-    ) -> Result<FileReport, IngestError> {
-        let source = match hash {
-            Some(h) => HashSource::Known(h),
-            None => HashSource::Stream(Arc::new(Mutex::new(blake3::Hasher::new()))),
-        };
-        self.run_inner(name, format, reader, source, opts).await
     }
 
     async fn run_inner(
@@ -547,11 +520,17 @@ impl Pipeline {
             }
             report.first_observed = Some(report.first_observed.map_or(at, |f| f.min(at)));
             report.last_observed = Some(report.last_observed.map_or(at, |l| l.max(at)));
+            let unscoped = if attribution.is_some() {
+                identity::keys(&obs.host, None)
+            } else {
+                Vec::new()
+            };
             prepared.push(Prepared {
                 obs,
                 at,
                 attribution,
                 keys,
+                unscoped,
             });
         }
         if prepared.is_empty() {
@@ -564,13 +543,9 @@ impl Pipeline {
         // (unscoped keys too: an attributed machine may be one the previous
         // batch created unassigned)
         if pending.as_ref().is_some_and(|p| {
-            prepared.iter().any(|o| {
-                o.keys.iter().any(|k| p.keys.contains(k))
-                    || (o.attribution.is_some()
-                        && identity::keys(&o.obs.host, None)
-                            .iter()
-                            .any(|k| p.keys.contains(k)))
-            })
+            prepared
+                .iter()
+                .any(|o| o.keys.iter().chain(&o.unscoped).any(|k| p.keys.contains(k)))
         }) {
             write_pending(tx, pending.take()).await.map_err(store_err)?;
         }
@@ -583,9 +558,8 @@ impl Pipeline {
         let unscoped: Vec<(usize, Vec<String>)> = prepared
             .iter()
             .enumerate()
-            .filter(|(i, p)| resolved[*i].is_none() && p.attribution.is_some())
-            .map(|(i, p)| (i, identity::keys(&p.obs.host, None)))
-            .filter(|(_, k)| !k.is_empty())
+            .filter(|(i, p)| resolved[*i].is_none() && !p.unscoped.is_empty())
+            .map(|(i, p)| (i, p.unscoped.clone()))
             .collect();
         if !unscoped.is_empty() {
             let lists: Vec<Vec<String>> = unscoped.iter().map(|(_, k)| k.clone()).collect();
@@ -627,8 +601,7 @@ impl Pipeline {
                     .or_else(|| {
                         // an attributed report of a machine this batch saw
                         // unassigned (same rule as for stored machines)
-                        p.attribution.as_ref()?;
-                        identity::keys(&p.obs.host, None)
+                        p.unscoped
                             .iter()
                             .filter_map(|k| by_key.get(k).copied())
                             .find(|&g| {
@@ -1076,6 +1049,7 @@ fn evaluate_group(
             at: obs_time,
             attribution: p_attribution,
             keys: p_keys,
+            ..
         } = p;
         let ident = std::mem::take(&mut obs.host);
         let idx = match states.iter().position(|s| s.kind == obs.source) {
@@ -1146,14 +1120,7 @@ fn evaluate_group(
             ubr: o.ubr,
         });
         let new_source = to_stored(&states[idx], dict);
-        let source_unchanged = originals.iter().any(|o| {
-            o.kind == new_source.kind
-                && o.os == new_source.os
-                && o.hotfixes == new_source.hotfixes
-                && o.software_ids == new_source.software_ids
-                && o.features == new_source.features
-                && o.network == new_source.network
-        });
+        let source_unchanged = originals.iter().any(|o| o.same_facts(&new_source));
         // later observations of this group compare with what this one stores
         originals.retain(|o| o.kind != new_source.kind);
         originals.push(new_source.clone());

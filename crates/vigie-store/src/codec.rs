@@ -21,6 +21,18 @@ pub struct StoredSourceState {
     pub network: Option<NetworkFacts>,
 }
 
+impl StoredSourceState {
+    /// Same source and same facts, whatever the time of observation.
+    pub fn same_facts(&self, other: &StoredSourceState) -> bool {
+        self.kind == other.kind
+            && self.os == other.os
+            && self.hotfixes == other.hotfixes
+            && self.software_ids == other.software_ids
+            && self.features == other.features
+            && self.network == other.network
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Wire {
     v: u8,
