@@ -1149,70 +1149,47 @@ impl SqlTx {
     /// Evidence bodies are stored once and shared: machines of one fleet
     /// mostly carry identical evidence (same OS, same missing update).
     async fn intern_evidence(&mut self, bodies: &[String]) -> Result<HashMap<String, i64>> {
-        let mut out: HashMap<String, i64> = HashMap::with_capacity(bodies.len());
         let hashes: Vec<String> = bodies.iter().map(|b| evidence_hash(b)).collect();
-        for (bchunk, hchunk) in bodies.chunks(CHUNK).zip(hashes.chunks(CHUNK)) {
-            let mut query = q(format!(
-                "SELECT hash, id FROM evidence WHERE hash IN ({})",
-                list_placeholders(self.dialect, hchunk.len())
-            ));
-            for h in hchunk {
-                query = query.bind(h.clone());
-            }
-            let found: HashMap<String, i64> = query
-                .fetch_all(&mut *self.tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-                .collect::<Result<_>>()?;
-            let missing: Vec<(&String, &String)> = bchunk
-                .iter()
-                .zip(hchunk)
-                .filter(|(_, h)| !found.contains_key(*h))
-                .collect();
-            for (b, h) in bchunk.iter().zip(hchunk) {
-                if let Some(id) = found.get(h) {
+        let found = self.evidence_ids(&hashes).await?;
+        let mut out: HashMap<String, i64> = HashMap::with_capacity(bodies.len());
+        let mut missing: Vec<(&String, &String)> = Vec::new();
+        for (b, h) in bodies.iter().zip(&hashes) {
+            match found.get(h) {
+                Some(id) => {
                     out.insert(b.clone(), *id);
                 }
+                None => missing.push((b, h)),
             }
-            if missing.is_empty() {
-                continue;
-            }
-            let n = i64::try_from(missing.len())
-                .map_err(|_| StoreError::Invalid("too much evidence".into()))?;
-            let next: i64 =
-                qs("UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'evidence' RETURNING next_id")
-                    .bind(n)
-                    .fetch_one(&mut *self.tx)
-                    .await?
-                    .try_get(0)?;
-            let first = next - n;
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let n = i64::try_from(missing.len())
+            .map_err(|_| StoreError::Invalid("too much evidence".into()))?;
+        let next: i64 = qs(
+            "UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'evidence' RETURNING next_id",
+        )
+        .bind(n)
+        .fetch_one(&mut *self.tx)
+        .await?
+        .try_get(0)?;
+        let first = next - n;
+        for (ci, chunk) in missing.chunks(CHUNK).enumerate() {
             let mut query = q(format!(
                 "INSERT INTO evidence (id, hash, body) VALUES {} ON CONFLICT (hash) DO NOTHING",
-                placeholders(self.dialect, missing.len(), 3, 1)
+                placeholders(self.dialect, chunk.len(), 3, 1)
             ));
-            for (i, (b, h)) in missing.iter().enumerate() {
-                let id = first + i as i64;
+            for (i, (b, h)) in chunk.iter().enumerate() {
+                let id = first + (ci * CHUNK + i) as i64;
                 query = query.bind(id).bind((*h).clone()).bind((*b).clone());
                 out.insert((*b).clone(), id);
             }
             let inserted = query.execute(&mut *self.tx).await?.rows_affected();
-            if inserted < missing.len() as u64 {
+            if inserted < chunk.len() as u64 {
                 // a concurrent ingest stored some of these first: use its ids
-                let mut again = q(format!(
-                    "SELECT hash, id FROM evidence WHERE hash IN ({})",
-                    list_placeholders(self.dialect, missing.len())
-                ));
-                for (_, h) in &missing {
-                    again = again.bind((*h).clone());
-                }
-                let ids: HashMap<String, i64> = again
-                    .fetch_all(&mut *self.tx)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-                    .collect::<Result<_>>()?;
-                for (b, h) in &missing {
+                let hashes: Vec<String> = chunk.iter().map(|(_, h)| (*h).clone()).collect();
+                let ids = self.evidence_ids(&hashes).await?;
+                for (b, h) in chunk {
                     if let Some(id) = ids.get(*h) {
                         out.insert((*b).clone(), *id);
                     }
@@ -1220,6 +1197,48 @@ impl SqlTx {
             }
         }
         Ok(out)
+    }
+
+    /// Evidence ids by body hash, for the hashes already stored.
+    async fn evidence_ids(&mut self, hashes: &[String]) -> Result<HashMap<String, i64>> {
+        self.fetch_in("SELECT hash, id FROM evidence WHERE hash IN ({})", hashes)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect()
+    }
+
+    /// Dictionary entries whose name is one of `names`.
+    async fn software_by_names(
+        &mut self,
+        names: &[String],
+    ) -> Result<Vec<((String, String, String), u32)>> {
+        self.fetch_in(
+            "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
+            names,
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let id = u32::try_from(r.try_get::<i64, _>(0)?)
+                .map_err(|_| corrupt("software", "id out of range"))?;
+            Ok(((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), id))
+        })
+        .collect()
+    }
+
+    /// Runs `sql` (one `{}` for an `IN` list) for many values, in chunks
+    /// under both dialects' bind limits.
+    async fn fetch_in(&mut self, sql: &str, values: &[String]) -> Result<Vec<AnyRow>> {
+        let mut rows = Vec::new();
+        for chunk in values.chunks(CHUNK) {
+            let mut query = q(sql.replace("{}", &list_placeholders(self.dialect, chunk.len())));
+            for v in chunk {
+                query = query.bind(v.clone());
+            }
+            rows.extend(query.fetch_all(&mut *self.tx).await?);
+        }
+        Ok(rows)
     }
 
     async fn refresh_one(&mut self, est_id: i64, day: Day) -> Result<()> {
@@ -1318,22 +1337,15 @@ impl StoreTx for SqlTx {
     }
 
     async fn resolve_keys(&mut self, keys: &[Vec<String>]) -> Result<Vec<Option<i64>>> {
-        let mut all: Vec<&String> = keys.iter().flatten().collect();
+        let mut all: Vec<String> = keys.iter().flatten().cloned().collect();
         all.sort();
         all.dedup();
-        let mut found: HashMap<String, i64> = HashMap::with_capacity(all.len());
-        for chunk in all.chunks(CHUNK) {
-            let mut query = q(format!(
-                "SELECT key, host_id FROM host_keys WHERE key IN ({})",
-                list_placeholders(self.dialect, chunk.len())
-            ));
-            for k in chunk {
-                query = query.bind((*k).clone());
-            }
-            for r in query.fetch_all(&mut *self.tx).await? {
-                found.insert(r.try_get(0)?, r.try_get(1)?);
-            }
-        }
+        let found: HashMap<String, i64> = self
+            .fetch_in("SELECT key, host_id FROM host_keys WHERE key IN ({})", &all)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+            .collect::<Result<_>>()?;
         Ok(keys
             .iter()
             .map(|list| list.iter().find_map(|k| found.get(k).copied()))
@@ -1491,24 +1503,11 @@ impl StoreTx for SqlTx {
                 s.publisher.clone().unwrap_or_default(),
             )
         }
-        let mut found: HashMap<(String, String, String), u32> = HashMap::new();
-        let mut names: Vec<&str> = items.iter().map(|s| s.name.as_str()).collect();
+        let mut names: Vec<String> = items.iter().map(|s| s.name.clone()).collect();
         names.sort_unstable();
         names.dedup();
-        for chunk in names.chunks(CHUNK) {
-            let mut query = q(format!(
-                "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
-                list_placeholders(self.dialect, chunk.len())
-            ));
-            for n in chunk {
-                query = query.bind((*n).to_string());
-            }
-            for r in query.fetch_all(&mut *self.tx).await? {
-                let id: i64 = r.try_get(0)?;
-                let id = u32::try_from(id).map_err(|_| corrupt("software", "id out of range"))?;
-                found.insert((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?), id);
-            }
-        }
+        let mut found: HashMap<(String, String, String), u32> =
+            self.software_by_names(&names).await?.into_iter().collect();
         let mut missing: Vec<(String, String, String)> = items
             .iter()
             .map(key)
@@ -1545,17 +1544,8 @@ impl StoreTx for SqlTx {
                 let inserted = query.execute(&mut *self.tx).await?.rows_affected();
                 if inserted < chunk.len() as u64 {
                     // a concurrent ingest stored some of these first: use its ids
-                    let mut again = q(format!(
-                        "SELECT id, name, version, publisher FROM software WHERE name IN ({})",
-                        list_placeholders(self.dialect, chunk.len())
-                    ));
-                    for k in chunk {
-                        again = again.bind(k.0.clone());
-                    }
-                    for r in again.fetch_all(&mut *self.tx).await? {
-                        let id = u32::try_from(r.try_get::<i64, _>(0)?)
-                            .map_err(|_| corrupt("software", "id out of range"))?;
-                        let k = (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
+                    let names: Vec<String> = chunk.iter().map(|k| k.0.clone()).collect();
+                    for (k, id) in self.software_by_names(&names).await? {
                         if chunk.contains(&k) {
                             found.insert(k, id);
                         }
