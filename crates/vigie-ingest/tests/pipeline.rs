@@ -65,20 +65,31 @@ async fn env() -> Env {
         )
         .await
         .unwrap();
-    let org = store.org().await.unwrap();
-    let kb = Arc::new(KnowledgeBase::embedded().unwrap());
-    let pipeline = Pipeline::new(
-        store.clone(),
-        org,
-        RuleSet::defaults().unwrap(),
-        Arc::new(KbChecks::new(kb)),
-    );
+    let pipeline = pipeline_for(&store).await;
     Env {
         _dir: dir,
         dir: path,
         store,
         pipeline,
     }
+}
+
+/// A pipeline on the store's current organisation directory.
+async fn pipeline_for(store: &Arc<dyn Store>) -> Pipeline {
+    Pipeline::new(
+        store.clone(),
+        store.org().await.unwrap(),
+        RuleSet::defaults().unwrap(),
+        Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
+    )
+}
+
+/// Hides the hardware ids of osquery lines, so only the hostname identifies
+/// the machine.
+fn without_hardware_ids(lines: String) -> String {
+    lines
+        .replace(r#""uuid":"#, r#""x_uuid":"#)
+        .replace(r#""hardware_serial":"#, r#""x_serial":"#)
 }
 
 fn rules_of(h: &HostView) -> Vec<String> {
@@ -468,13 +479,7 @@ async fn batch_size_does_not_change_the_outcome() {
     let mut reference: Option<Summary> = None;
     for batch in [1usize, 2, 3, 7, 1000] {
         let e = env().await;
-        let mut pipeline = Pipeline::new(
-            e.store.clone(),
-            e.store.org().await.unwrap(),
-            RuleSet::defaults().unwrap(),
-            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
-        )
-        .with_batch_size(batch);
+        let mut pipeline = pipeline_for(&e.store).await.with_batch_size(batch);
         let p = write(&e.dir, "mixed.jsonl", &text);
         let r = pipeline
             .ingest_file(&p, &IngestOptions::default())
@@ -515,20 +520,8 @@ async fn unassigned_machine_is_reattached_once_the_directory_knows_it() {
         win7_lines("WARD-PC01", unix, &[], false)
             .replace(r#""establishment":"RBH""#, r#""site":"""#)
     };
-    let new_pipeline = |store: Arc<dyn Store>, org| {
-        Pipeline::new(
-            store,
-            org,
-            RuleSet::defaults().unwrap(),
-            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
-        )
-    };
-    // strip hardware ids so only the hostname identifies the machine
-    let strip = |s: String| {
-        s.replace(r#""uuid":"#, r#""x_uuid":"#)
-            .replace(r#""hardware_serial":"#, r#""x_serial":"#)
-    };
-    let mut p1 = new_pipeline(e.store.clone(), e.store.org().await.unwrap());
+    let strip = without_hardware_ids;
+    let mut p1 = pipeline_for(&e.store).await;
     let f1 = write(&e.dir, "d1.jsonl", &strip(text(MAY_11)));
     let r = p1
         .ingest_file(&f1, &IngestOptions::default())
@@ -540,7 +533,7 @@ async fn unassigned_machine_is_reattached_once_the_directory_knows_it() {
         .import_org(&[], &[est("WARD", "Y56", &["ward-*"], &[])])
         .await
         .unwrap();
-    let mut p2 = new_pipeline(e.store.clone(), e.store.org().await.unwrap());
+    let mut p2 = pipeline_for(&e.store).await;
     let f2 = write(&e.dir, "d2.jsonl", &strip(text(MAY_14)));
     let r = p2
         .ingest_file(&f2, &IngestOptions::default())
@@ -642,10 +635,7 @@ async fn a_wrong_clock_does_not_date_evidence_in_the_future() {
 /// whatever the batch size, it stays one machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_tagged_later_in_the_same_file_stays_one() {
-    let strip = |s: String| {
-        s.replace(r#""uuid":"#, r#""x_uuid":"#)
-            .replace(r#""hardware_serial":"#, r#""x_serial":"#)
-    };
+    let strip = without_hardware_ids;
     let untagged = strip(
         win7_lines("LAB-PC7", MAY_11, &[], false)
             .replace(r#""establishment":"RBH""#, r#""site":"""#),
@@ -654,13 +644,7 @@ async fn a_machine_tagged_later_in_the_same_file_stays_one() {
     let text = format!("{untagged}{tagged}");
     for batch in [1usize, 1000] {
         let e = env().await;
-        let mut pipeline = Pipeline::new(
-            e.store.clone(),
-            e.store.org().await.unwrap(),
-            RuleSet::defaults().unwrap(),
-            Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
-        )
-        .with_batch_size(batch);
+        let mut pipeline = pipeline_for(&e.store).await.with_batch_size(batch);
         let p = write(&e.dir, "lab.jsonl", &text);
         let r = pipeline
             .ingest_file(&p, &IngestOptions::default())
