@@ -300,17 +300,22 @@ fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
     (format!("http://{addr}/kev.json"), h)
 }
 
-#[test]
-fn kb_status_and_update_from_file_and_http() {
-    let t = T::new();
+/// The CISA KEV entry of `vigie kb status`.
+fn kev_source(t: &T) -> Value {
     let status = t.json(&["kb", "status"]);
-    let kev = status
+    status
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["name"] == "cisa-kev")
         .unwrap()
-        .clone();
+        .clone()
+}
+
+#[test]
+fn kb_status_and_update_from_file_and_http() {
+    let t = T::new();
+    let kev = kev_source(&t);
     assert_eq!(kev["version"], "2026.08.21");
     let older = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigie-kb/tests/data");
     let fixture = std::fs::read_dir(&older)
@@ -339,14 +344,7 @@ fn kb_status_and_update_from_file_and_http() {
         .assert()
         .success();
     server.join().unwrap();
-    let status = t.json(&["kb", "status"]);
-    let kev = status
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "cisa-kev")
-        .unwrap()
-        .clone();
+    let kev = kev_source(&t);
     assert_eq!(kev["version"], "2025.08.25", "{kev}");
     assert_eq!(kev["origin"], "update");
     // a malformed update is refused and changes nothing
@@ -366,14 +364,7 @@ fn kb_status_and_update_from_file_and_http() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let status = t.json(&["kb", "status"]);
-    let kev = status
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "cisa-kev")
-        .unwrap()
-        .clone();
+    let kev = kev_source(&t);
     assert_eq!(kev["version"], "2025.08.25");
 }
 
