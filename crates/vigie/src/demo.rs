@@ -115,8 +115,12 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     };
 
     let t0 = Instant::now();
-    let sector =
-        vigie_demo::sector(&spec).map_err(|e| anyhow::anyhow!("building the sector: {e}"))?;
+    // the sector is built once, off the async runtime, and reused for the
+    // inventories
+    let spec_for_sector = spec.clone();
+    let sector = tokio::task::spawn_blocking(move || vigie_demo::sector(&spec_for_sector))
+        .await?
+        .map_err(|e| anyhow::anyhow!("building the sector: {e}"))?;
     let org_path = a.out.join("org.csv");
     {
         let f = std::fs::File::create(&org_path)
@@ -151,7 +155,6 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     let spec2 = spec.clone();
     let inv2 = inv_dir.clone();
     let files = tokio::task::spawn_blocking(move || {
-        let sector = vigie_demo::sector(&spec2)?;
         vigie_demo::write_inventories(&spec2, &sector, &inv2, &|n| pb2.inc(n))
     })
     .await?
