@@ -4,7 +4,8 @@ use crate::output::OutputFormat;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigie_core::{Day, EstablishmentCode, RegionCode};
+use vigie_core::{Day, EstablishmentCode, RegionCode, RuleId};
+use vigie_ingest::Pipeline;
 use vigie_kb::KnowledgeBase;
 use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::{Scope, SqlStore, Store};
@@ -48,6 +49,21 @@ impl Ctx {
 
     pub async fn checks(&self, store: &dyn Store) -> Result<Arc<KbChecks>> {
         Ok(Arc::new(KbChecks::new(Arc::new(self.kb(store).await?))))
+    }
+
+    /// An ingest pipeline on the store's directory, rules and knowledge base.
+    pub async fn pipeline(&self, store: &Arc<dyn Store>) -> Result<Pipeline> {
+        let org = store.org().await?;
+        let checks = self.checks(store.as_ref()).await?;
+        Ok(Pipeline::new(store.clone(), org, self.rules()?, checks))
+    }
+
+    /// Refuses a rule id the rules in effect do not define.
+    pub fn known_rule(&self, rule: &RuleId) -> Result<()> {
+        if self.rules()?.get(rule.as_str()).is_none() {
+            bail!("unknown rule {rule} (see `vigie rules list`)");
+        }
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vigie_core::{Day, Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
-use vigie_ingest::{IngestOptions, Pipeline};
+use vigie_ingest::IngestOptions;
 use vigie_store::{GroupBy, Scope, SqlStore, Store};
 
 #[derive(Subcommand)]
@@ -199,9 +199,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
                 .await?;
             let end = today();
             let first_day = end.add_days(-(i32::try_from(days).unwrap_or(1) - 1));
-            let org = store.org().await?;
-            let checks = ctx.checks(store.as_ref()).await?;
-            let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+            let mut pipeline = ctx.pipeline(&store).await?;
             let mut input_bytes = 0;
             let mut times = Vec::new();
             // one day at a time: write the snapshot, ingest it, and (unless it

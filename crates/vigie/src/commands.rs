@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vigie_core::{EstablishmentCode, RegionCode, RuleId};
-use vigie_ingest::{FileReport, FileStatus, IngestOptions, Pipeline};
+use vigie_ingest::{FileReport, FileStatus, IngestOptions};
 use vigie_inventory::{CsvMapping, Format, ParseOptions};
 use vigie_store::{GroupBy, HostFilter, HostView, Scope, Step};
 
@@ -211,9 +211,7 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
     let opts = ingest_options(&a)?;
     let files = expand_paths(&a.paths)?;
     let store = ctx.store().await?;
-    let org = store.org().await?;
-    let checks = ctx.checks(store.as_ref()).await?;
-    let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+    let mut pipeline = ctx.pipeline(&store).await?;
     let pb = progress(files.len() as u64, "ingest", ctx.quiet);
     let mut rows = Vec::new();
     let mut failed = 0;
@@ -428,10 +426,8 @@ pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
         limit: Some(a.limit),
         offset: a.offset,
     };
-    if let Some(r) = &filter.rule
-        && ctx.rules()?.get(r.as_str()).is_none()
-    {
-        bail!("unknown rule {r} (see `vigie rules list`)");
+    if let Some(r) = &filter.rule {
+        ctx.known_rule(r)?;
     }
     let hosts = store.hosts(&Scope::National, &filter).await?;
     let json: Vec<HostJson> = hosts.iter().map(host_json).collect();
@@ -574,9 +570,7 @@ struct TrendJson {
 pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
     let store = ctx.store().await?;
     let rule = RuleId::new(&a.rule)?;
-    if ctx.rules()?.get(rule.as_str()).is_none() {
-        bail!("unknown rule {rule} (see `vigie rules list`)");
-    }
+    ctx.known_rule(&rule)?;
     let to = parse_day(a.to.as_deref(), "to")?.unwrap_or_else(today);
     let from = parse_day(a.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-30));
     let step = match a.step.as_str() {
@@ -617,9 +611,7 @@ pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
 pub async fn remediation(ctx: &Ctx, a: RemediationArgs) -> Result<ExitCode> {
     let store = ctx.store().await?;
     let rule = RuleId::new(&a.rule)?;
-    if ctx.rules()?.get(rule.as_str()).is_none() {
-        bail!("unknown rule {rule} (see `vigie rules list`)");
-    }
+    ctx.known_rule(&rule)?;
     let to = parse_day(a.to.as_deref(), "to")?.unwrap_or_else(today);
     let from = parse_day(a.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-365));
     let stats = store.remediation(&Scope::National, &rule, from, to).await?;
@@ -892,9 +884,7 @@ pub async fn assess(ctx: &Ctx, at: Option<&str>) -> Result<ExitCode> {
         },
     };
     let store = ctx.store().await?;
-    let org = store.org().await?;
-    let checks = ctx.checks(store.as_ref()).await?;
-    let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+    let mut pipeline = ctx.pipeline(&store).await?;
     let report = pipeline.assess(at).await?;
     let mut t = Table::new([
         "assessed at",

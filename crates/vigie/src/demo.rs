@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 use vigie_core::{Day, RuleId};
-use vigie_ingest::{IngestOptions, Pipeline};
+use vigie_ingest::IngestOptions;
 use vigie_store::{GroupBy, Scope, SqlStore, Step, Store};
 
 /// The default last day of the demo's history: the end of the month of the
@@ -163,9 +163,7 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
     let generate_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let org = store.org().await?;
-    let checks = ctx.checks(store.as_ref()).await?;
-    let mut pipeline = Pipeline::new(store.clone(), org, ctx.rules()?, checks);
+    let mut pipeline = ctx.pipeline(&store).await?;
     let pb = progress(
         files.len() as u64,
         "ingest",
