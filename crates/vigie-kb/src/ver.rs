@@ -2,57 +2,23 @@
 //!
 //! `vigie_core::version::compare` re-tokenises both strings on every call.
 //! KEV matching compares one installed version against hundreds of bounds, so
-//! bounds are tokenised once at load time. The ordering is the same as
-//! `vigie_core::version::compare` (a property test checks it).
+//! bounds are split once at load time with `vigie_core::version::Version`,
+//! which orders exactly as `compare` does.
 
 use std::cmp::Ordering;
+use vigie_core::version::Version;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Num(u64),
-    /// Lowercased letter run.
-    Text(Box<str>),
-}
-
-const ZERO: Part = Part::Num(0);
-
+/// A bound or installed version, split once, with its text kept for evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ver {
-    parts: Vec<Part>,
+    version: Version,
     raw: Box<str>,
 }
 
 impl Ver {
     pub(crate) fn parse(v: &str) -> Ver {
-        let mut parts = Vec::new();
-        let bytes = v.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            if bytes[i].is_ascii_digit() {
-                while i < bytes.len() && bytes[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let trimmed = v[start..i].trim_start_matches('0');
-                let n = if trimmed.len() > 19 {
-                    u64::MAX
-                } else {
-                    trimmed.parse::<u64>().unwrap_or(0)
-                };
-                parts.push(Part::Num(n));
-            } else if bytes[i].is_ascii_alphabetic() {
-                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                    i += 1;
-                }
-                parts.push(Part::Text(
-                    v[start..i].to_ascii_lowercase().into_boxed_str(),
-                ));
-            } else {
-                i += 1;
-            }
-        }
         Ver {
-            parts,
+            version: Version::parse(v),
             raw: v.into(),
         }
     }
@@ -64,28 +30,11 @@ impl Ver {
     /// First numeric component: the "major line" used to tell whether an
     /// enumerated affected version belongs to the same release line.
     pub(crate) fn major(&self) -> Option<u64> {
-        match self.parts.first() {
-            Some(Part::Num(n)) => Some(*n),
-            _ => None,
-        }
+        self.version.major()
     }
 
     pub(crate) fn cmp_to(&self, other: &Ver) -> Ordering {
-        let n = self.parts.len().max(other.parts.len());
-        for i in 0..n {
-            let x = self.parts.get(i).unwrap_or(&ZERO);
-            let y = other.parts.get(i).unwrap_or(&ZERO);
-            let ord = match (x, y) {
-                (Part::Num(p), Part::Num(q)) => p.cmp(q),
-                (Part::Text(p), Part::Text(q)) => p.cmp(q),
-                (Part::Num(_), Part::Text(_)) => Ordering::Greater,
-                (Part::Text(_), Part::Num(_)) => Ordering::Less,
-            };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
+        self.version.cmp(&other.version)
     }
 }
 
