@@ -474,6 +474,29 @@ impl Pipeline {
         Ok(report)
     }
 
+    /// Brings the software the stored sources refer to into the dictionary
+    /// cache, so their lists can be rebuilt.
+    async fn load_software(
+        &mut self,
+        tx: &mut dyn StoreTx,
+        records: impl Iterator<Item = &HostRecord>,
+    ) -> Result<(), StoreError> {
+        let unknown: BTreeSet<u32> = records
+            .flat_map(|r| r.sources.iter())
+            .flat_map(|s| s.software_ids.iter().flatten())
+            .copied()
+            .filter(|id| self.dict.get(*id).is_none())
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<u32> = unknown.into_iter().collect();
+        for (id, sw) in tx.software_by_ids(&ids).await? {
+            self.dict.insert_pending(id, sw);
+        }
+        Ok(())
+    }
+
     async fn process_batch(
         &mut self,
         name: &str,
@@ -654,22 +677,9 @@ impl Pipeline {
         }
         let t_load = t0.elapsed();
         // 3. software dictionary: stored ids we do not know, and observed entries
-        let mut unknown_ids: BTreeSet<u32> = BTreeSet::new();
-        for g in &groups {
-            for s in g.record.iter().flat_map(|r| r.sources.iter()) {
-                for id in s.software_ids.iter().flatten() {
-                    if self.dict.get(*id).is_none() {
-                        unknown_ids.insert(*id);
-                    }
-                }
-            }
-        }
-        if !unknown_ids.is_empty() {
-            let ids: Vec<u32> = unknown_ids.into_iter().collect();
-            for (id, sw) in tx.software_by_ids(&ids).await.map_err(store_err)? {
-                self.dict.insert_pending(id, sw);
-            }
-        }
+        self.load_software(tx, groups.iter().filter_map(|g| g.record.as_ref()))
+            .await
+            .map_err(store_err)?;
         let mut unseen: Vec<Software> = Vec::new();
         let mut unseen_set: BTreeSet<&Software> = BTreeSet::new();
         for g in &groups {
@@ -808,22 +818,9 @@ impl Pipeline {
                 let Some(&last) = ids.last() else { break };
                 after = last;
                 let records = tx.load_hosts(&ids).await.map_err(store_err)?;
-                let mut unknown: BTreeSet<u32> = BTreeSet::new();
-                for r in &records {
-                    for s in &r.sources {
-                        for id in s.software_ids.iter().flatten() {
-                            if self.dict.get(*id).is_none() {
-                                unknown.insert(*id);
-                            }
-                        }
-                    }
-                }
-                if !unknown.is_empty() {
-                    let ids: Vec<u32> = unknown.into_iter().collect();
-                    for (id, sw) in tx.software_by_ids(&ids).await.map_err(store_err)? {
-                        self.dict.insert_pending(id, sw);
-                    }
-                }
+                self.load_software(&mut *tx, records.iter())
+                    .await
+                    .map_err(store_err)?;
                 let rules = self.rules.clone();
                 let checks = self.checks.clone();
                 let dict = std::mem::take(&mut self.dict);
