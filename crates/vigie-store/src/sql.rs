@@ -607,7 +607,7 @@ impl Store for SqlStore {
     }
 
     async fn hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>> {
-        let (where_sql, at_end) = self.host_where(scope, filter).await?;
+        let (where_sql, at_end, binds) = self.host_where(scope, filter).await?;
         let limit = filter
             .limit
             .map(|l| format!(" LIMIT {l}"))
@@ -620,11 +620,8 @@ impl Store for SqlStore {
         let mut query = q(format!(
             "SELECT h.* FROM hosts h WHERE {where_sql} ORDER BY h.est_id, h.hostname, h.id{limit}{offset}"
         ));
-        if let Some(rule) = &filter.rule {
-            query = query.bind(rule.as_str().to_string());
-        }
-        if let Some(h) = &filter.hostname {
-            query = query.bind(h.to_ascii_lowercase());
+        for b in binds {
+            query = query.bind(b);
         }
         let rows = query.fetch_all(&self.pool).await?;
         if rows.is_empty() {
@@ -707,13 +704,10 @@ impl Store for SqlStore {
     }
 
     async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64> {
-        let (where_sql, _) = self.host_where(scope, filter).await?;
+        let (where_sql, _, binds) = self.host_where(scope, filter).await?;
         let mut query = q(format!("SELECT COUNT(*) FROM hosts h WHERE {where_sql}"));
-        if let Some(rule) = &filter.rule {
-            query = query.bind(rule.as_str().to_string());
-        }
-        if let Some(h) = &filter.hostname {
-            query = query.bind(h.to_ascii_lowercase());
+        for b in binds {
+            query = query.bind(b);
         }
         let n: i64 = query.fetch_one(&self.pool).await?.try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -1069,13 +1063,14 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
-    /// WHERE clause for host lists (binds: rule, then hostname, when set),
-    /// and the end-of-day second of `filter.at`.
+    /// WHERE clause for host lists, the end-of-day second of `filter.at`,
+    /// and the values to bind, in placeholder order.
     async fn host_where(
         &self,
         scope: &Scope,
         filter: &HostFilter,
-    ) -> Result<(String, Option<i64>)> {
+    ) -> Result<(String, Option<i64>, Vec<String>)> {
+        let mut binds = Vec::new();
         let mut conds = vec![
             self.est_condition(
                 scope,
@@ -1093,7 +1088,7 @@ impl SqlStore {
             conds.push(format!("h.first_seen <= {end}"));
         }
         let mut n = 1;
-        if filter.rule.is_some() {
+        if let Some(rule) = &filter.rule {
             let open = match at_end {
                 Some(end) => {
                     format!("f.opened_at <= {end} AND (f.closed_at IS NULL OR f.closed_at > {end})")
@@ -1103,12 +1098,14 @@ impl SqlStore {
             conds.push(format!(
                 "EXISTS (SELECT 1 FROM findings f WHERE f.est_id = h.est_id AND f.host_id = h.id AND f.rule_id = ${n} AND {open})"
             ));
+            binds.push(rule.as_str().to_string());
             n += 1;
         }
-        if filter.hostname.is_some() {
+        if let Some(h) = &filter.hostname {
             conds.push(format!("LOWER(h.hostname) = ${n}"));
+            binds.push(h.to_ascii_lowercase());
         }
-        Ok((conds.join(" AND "), at_end))
+        Ok((conds.join(" AND "), at_end, binds))
     }
 }
 
