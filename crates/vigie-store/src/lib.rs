@@ -13,9 +13,14 @@
 mod codec;
 mod sql;
 pub mod testsuite;
+mod watch;
 
 pub use codec::{StoredSourceState, decode_state, encode_state};
 pub use sql::SqlStore;
+pub use watch::{
+    UptimeRow, WatchEvent, WatchEventView, WatchGroup, WatchImport, WatchNotice, WatchSample,
+    WatchStateRecord, WatchTarget, WatchTargetInput,
+};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -338,6 +343,55 @@ pub trait Store: Send + Sync {
 
     /// Removes all data (tests and demo only).
     async fn reset(&self) -> Result<()>;
+
+    // --- exposure watch -------------------------------------------------
+
+    /// Adds or updates targets by name, all or nothing: an unknown
+    /// establishment or an invalid entry writes none of them. A removed
+    /// target given again is watched again.
+    async fn upsert_watch_targets(&self, targets: &[WatchTargetInput]) -> Result<WatchImport>;
+    /// Stops watching a target; its history is kept. False if unknown.
+    async fn remove_watch_target(&self, name: &str, at: i64) -> Result<bool>;
+    /// Targets visible in a scope, by name, with their current state.
+    async fn watch_targets(&self, scope: &Scope, include_removed: bool)
+    -> Result<Vec<WatchTarget>>;
+    /// Replaces the stored state of these targets.
+    async fn save_watch_states(&self, states: &[(i64, WatchStateRecord)]) -> Result<()>;
+    /// Records probe samples and state changes in one transaction and adds
+    /// the samples to the daily uptime aggregates.
+    async fn record_watch(&self, samples: &[WatchSample], events: &[WatchEvent]) -> Result<()>;
+    /// Daily uptime per group over `[from, to]`.
+    async fn watch_uptime(
+        &self,
+        scope: &Scope,
+        by: WatchGroup,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<UptimeRow>>;
+    /// State changes at or after `since`, newest first.
+    async fn watch_events(&self, scope: &Scope, since: i64, limit: u64)
+    -> Result<Vec<WatchEventView>>;
+    /// Raw samples of one target in `[from, to]`, oldest first.
+    async fn watch_samples(
+        &self,
+        scope: &Scope,
+        target: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<WatchSample>>;
+    /// Deletes raw samples older than `before`; daily aggregates stay.
+    async fn prune_watch_samples(&self, before: i64) -> Result<u64>;
+    /// Appends a notice to the register; returns its id.
+    async fn record_watch_notice(
+        &self,
+        at: i64,
+        kind: &str,
+        incident_key: &str,
+        payload: &str,
+        deliveries: &str,
+    ) -> Result<i64>;
+    /// The newest notices (national register).
+    async fn watch_notices(&self, limit: u64) -> Result<Vec<WatchNotice>>;
 }
 
 /// One ingest transaction. Dropping it without [`StoreTx::commit`] rolls back.

@@ -8,7 +8,8 @@ use crate::codec::{StoredSourceState, decode_state, encode_state};
 use crate::{
     FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
     OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, Step, Store,
-    StoreError, StoreStats, StoreTx, TrendPoint,
+    StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent, WatchEventView, WatchGroup,
+    WatchImport, WatchNotice, WatchSample, WatchStateRecord, WatchTarget, WatchTargetInput,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -27,10 +28,16 @@ enum Dialect {
     Postgres,
 }
 
-const MIGRATIONS_SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const MIGRATIONS_POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+mod watch;
+
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_watch.sql")),
+];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_watch.sql")),
+];
 
 /// Tables whose rows follow a machine to another establishment: (table,
 /// host column, other columns).
@@ -1036,9 +1043,89 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn upsert_watch_targets(&self, targets: &[WatchTargetInput]) -> Result<WatchImport> {
+        self.w_upsert_targets(targets).await
+    }
+
+    async fn remove_watch_target(&self, name: &str, at: i64) -> Result<bool> {
+        self.w_remove_target(name, at).await
+    }
+
+    async fn watch_targets(
+        &self,
+        scope: &Scope,
+        include_removed: bool,
+    ) -> Result<Vec<WatchTarget>> {
+        self.w_targets(scope, include_removed).await
+    }
+
+    async fn save_watch_states(&self, states: &[(i64, WatchStateRecord)]) -> Result<()> {
+        self.w_save_states(states).await
+    }
+
+    async fn record_watch(&self, samples: &[WatchSample], events: &[WatchEvent]) -> Result<()> {
+        self.w_record(samples, events).await
+    }
+
+    async fn watch_uptime(
+        &self,
+        scope: &Scope,
+        by: WatchGroup,
+        from: Day,
+        to: Day,
+    ) -> Result<Vec<UptimeRow>> {
+        self.w_uptime(scope, by, from, to).await
+    }
+
+    async fn watch_events(
+        &self,
+        scope: &Scope,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<WatchEventView>> {
+        self.w_events(scope, since, limit).await
+    }
+
+    async fn watch_samples(
+        &self,
+        scope: &Scope,
+        target: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<WatchSample>> {
+        self.w_samples(scope, target, from, to).await
+    }
+
+    async fn prune_watch_samples(&self, before: i64) -> Result<u64> {
+        self.w_prune(before).await
+    }
+
+    async fn record_watch_notice(
+        &self,
+        at: i64,
+        kind: &str,
+        incident_key: &str,
+        payload: &str,
+        deliveries: &str,
+    ) -> Result<i64> {
+        self.w_record_notice(at, kind, incident_key, payload, deliveries)
+            .await
+    }
+
+    async fn watch_notices(&self, limit: u64) -> Result<Vec<WatchNotice>> {
+        self.w_notices(limit).await
+    }
+
     async fn reset(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for t in [
+            "watch_notices",
+            "watch_daily",
+            "watch_events",
+            "watch_samples",
+            "watch_state",
+            "watch_targets",
+            "watch_target_names",
             "findings",
             "evidence",
             "daily_findings",

@@ -7,6 +7,7 @@
 
 use crate::{
     FileRecord, GroupBy, HostChange, HostFilter, OsSummary, Scope, Step, Store, StoredSourceState,
+    WatchEvent, WatchGroup, WatchSample, WatchStateRecord, WatchTargetInput,
 };
 use jiff::Timestamp;
 use vigie_core::{
@@ -218,6 +219,12 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         }),
         ("reassessment_changes_findings_only", |s| {
             Box::pin(reassessment_changes_findings_only(s))
+        }),
+        ("watch_targets_are_scoped_and_atomic", |s| {
+            Box::pin(watch_targets_are_scoped_and_atomic(s))
+        }),
+        ("watch_history_and_uptime", |s| {
+            Box::pin(watch_history_and_uptime(s))
         }),
     ];
     for (name, case) in cases {
@@ -1133,6 +1140,304 @@ async fn reassessment_changes_findings_only(store: &dyn Store) -> CaseResult {
     check!(
         p[0].rules.get("os-eol") == Some(&1),
         "posture counts the re-assessed finding: {p:?}"
+    );
+    Ok(())
+}
+
+fn target(name: &str, est: Option<&str>, url: &str) -> WatchTargetInput {
+    WatchTargetInput {
+        name: name.into(),
+        url: url.into(),
+        establishment: est.map(code),
+        options: "{}".into(),
+    }
+}
+
+fn sample(target_id: i64, at: i64, observed: &str) -> WatchSample {
+    WatchSample {
+        target_id,
+        at,
+        observed: observed.into(),
+        http_status: Some(200),
+        dns_us: Some(1_000),
+        connect_us: Some(2_000),
+        tls_us: Some(3_000),
+        first_byte_us: Some(4_000),
+        total_us: 5_000,
+        error: None,
+    }
+}
+
+async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let first = vec![
+        target("ral-portal", Some("RAL"), "https://portal.ral.example/"),
+        target("rbh-www", Some("RBH"), "https://www.rbh.example/"),
+        target("rw3-www", Some("RW3"), "https://www.rw3.example/"),
+        target("ministry", None, "https://ministry.example/"),
+    ];
+    let import = tryc!(store.upsert_watch_targets(&first).await);
+    check!(import.added == 4, "four added: {import:?}");
+    let again = tryc!(store.upsert_watch_targets(&first).await);
+    check!(
+        again.unchanged == 4 && again.added == 0,
+        "re-import changes nothing: {again:?}"
+    );
+
+    // all or nothing: one unknown establishment writes none
+    let bad = vec![
+        target("new-one", Some("RAL"), "https://new.example/"),
+        target("ghost", Some("NOPE"), "https://ghost.example/"),
+    ];
+    check!(
+        store.upsert_watch_targets(&bad).await.is_err(),
+        "unknown establishment refused"
+    );
+    let dup = vec![
+        target("twice", None, "https://a.example/"),
+        target("twice", None, "https://b.example/"),
+    ];
+    check!(
+        store.upsert_watch_targets(&dup).await.is_err(),
+        "a name given twice is refused"
+    );
+    let all = tryc!(store.watch_targets(&Scope::National, false).await);
+    check!(all.len() == 4, "nothing half-written: {}", all.len());
+
+    // scopes: the region sees its establishments only, not the ministry's
+    let ldn = tryc!(
+        store
+            .watch_targets(&Scope::Region(region("LDN")), false)
+            .await
+    );
+    let names: Vec<&str> = ldn.iter().map(|t| t.name.as_str()).collect();
+    check!(names == ["ral-portal", "rbh-www"], "London sees {names:?}");
+    let rw3 = tryc!(
+        store
+            .watch_targets(&Scope::Establishment(code("RW3")), false)
+            .await
+    );
+    check!(
+        rw3.len() == 1 && rw3[0].region == Some(region("NW")),
+        "RW3 sees its own: {rw3:?}"
+    );
+
+    // state round trip
+    let id = all
+        .iter()
+        .find(|t| t.name == "ral-portal")
+        .map(|t| t.id)
+        .ok_or("ral-portal listed")?;
+    let st = WatchStateRecord {
+        status: "down".into(),
+        since: 1_700_000_000,
+        updated_at: 1_700_000_060,
+        data: "{\"streak\":2}".into(),
+    };
+    tryc!(store.save_watch_states(&[(id, st.clone())]).await);
+    let listed = tryc!(store.watch_targets(&Scope::National, false).await);
+    let got = listed.iter().find(|t| t.id == id).and_then(|t| t.state.clone());
+    check!(got == Some(st), "state stored: {got:?}");
+
+    // update of options keeps the state; a new URL drops it
+    let mut changed = target("ral-portal", Some("RAL"), "https://portal.ral.example/");
+    changed.options = "{\"timeout_s\":5}".into();
+    let up = tryc!(store.upsert_watch_targets(&[changed]).await);
+    check!(up.updated == 1, "options updated: {up:?}");
+    let listed = tryc!(store.watch_targets(&Scope::National, false).await);
+    let t = listed.iter().find(|t| t.id == id).ok_or("still listed")?;
+    check!(t.state.is_some() && t.options.contains("timeout_s"), "{t:?}");
+
+    // removal keeps history, hides the target, and re-adding revives it
+    tryc!(store.record_watch(&[sample(id, 1_700_000_100, "down")], &[]).await);
+    check!(
+        tryc!(store.remove_watch_target("ral-portal", 1_700_000_200).await),
+        "removed"
+    );
+    check!(
+        !tryc!(store.remove_watch_target("ral-portal", 1_700_000_300).await),
+        "a second removal reports nothing to remove"
+    );
+    check!(
+        !tryc!(store.remove_watch_target("nobody", 1_700_000_300).await),
+        "unknown target"
+    );
+    let listed = tryc!(store.watch_targets(&Scope::National, false).await);
+    check!(listed.len() == 3, "removed target hidden");
+    let with_removed = tryc!(store.watch_targets(&Scope::National, true).await);
+    check!(with_removed.len() == 4, "removed target kept");
+    let kept = tryc!(
+        store
+            .watch_samples(&Scope::National, "ral-portal", 0, i64::MAX)
+            .await
+    );
+    check!(kept.len() == 1, "history kept after removal");
+    let revived = tryc!(
+        store
+            .upsert_watch_targets(&[target("ral-portal", Some("RAL"), "https://portal.ral.example/")])
+            .await
+    );
+    check!(revived.updated == 1, "revived: {revived:?}");
+
+    // moving a target to another establishment moves its history with it
+    tryc!(
+        store
+            .upsert_watch_targets(&[target("ral-portal", Some("RW3"), "https://portal.ral.example/")])
+            .await
+    );
+    let nw = tryc!(
+        store
+            .watch_samples(&Scope::Region(region("NW")), "ral-portal", 0, i64::MAX)
+            .await
+    );
+    check!(nw.len() == 1, "history follows the target: {nw:?}");
+    let ldn = tryc!(
+        store
+            .watch_samples(&Scope::Region(region("LDN")), "ral-portal", 0, i64::MAX)
+            .await
+    );
+    check!(ldn.is_empty(), "old region no longer sees it");
+    Ok(())
+}
+
+async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    tryc!(
+        store
+            .upsert_watch_targets(&[
+                target("ral-portal", Some("RAL"), "https://portal.ral.example/"),
+                target("rw3-www", Some("RW3"), "https://www.rw3.example/"),
+                target("ministry", None, "https://ministry.example/"),
+            ])
+            .await
+    );
+    let all = tryc!(store.watch_targets(&Scope::National, false).await);
+    let id = |n: &str| all.iter().find(|t| t.name == n).map(|t| t.id).unwrap_or(-1);
+    let (ral, rw3, min) = (id("ral-portal"), id("rw3-www"), id("ministry"));
+    let d1 = day("2026-03-01");
+    let t0 = d1.start_second();
+    // day 1: RAL up 3 of 4 (one degraded among the 3), RW3 all down
+    let mut samples = vec![
+        sample(ral, t0 + 60, "up"),
+        sample(ral, t0 + 120, "degraded"),
+        sample(ral, t0 + 180, "up"),
+        sample(ral, t0 + 240, "down"),
+        sample(rw3, t0 + 60, "down"),
+        sample(rw3, t0 + 120, "down"),
+        sample(min, t0 + 60, "up"),
+    ];
+    samples[3].error = Some("connect: refused".into());
+    let events = vec![WatchEvent {
+        target_id: rw3,
+        at: t0 + 120,
+        from: "up".into(),
+        to: "down".into(),
+        detail: "{\"reason\":\"timeout\"}".into(),
+    }];
+    tryc!(store.record_watch(&samples, &events).await);
+    // a probe on the next day
+    tryc!(store.record_watch(&[sample(min, t0 + 60 + 86_400, "up")], &[]).await);
+
+    let by_target = tryc!(
+        store
+            .watch_uptime(&Scope::National, WatchGroup::Target, d1, d1.add_days(1))
+            .await
+    );
+    let ral_row = by_target
+        .iter()
+        .find(|r| r.group == "ral-portal")
+        .ok_or("ral row")?;
+    check!(
+        ral_row.probes == 4 && ral_row.up == 3 && ral_row.degraded == 1,
+        "ral uptime {ral_row:?}"
+    );
+    check!((ral_row.uptime() - 0.75).abs() < 1e-9, "75 %");
+    let by_region = tryc!(
+        store
+            .watch_uptime(&Scope::National, WatchGroup::Region, d1, d1)
+            .await
+    );
+    let groups: Vec<(&str, u64, u64)> = by_region
+        .iter()
+        .map(|r| (r.group.as_str(), r.probes, r.up))
+        .collect();
+    check!(
+        groups == [("(none)", 1, 1), ("LDN", 4, 3), ("NW", 2, 0)],
+        "by region {groups:?}"
+    );
+    let sector = tryc!(
+        store
+            .watch_uptime(&Scope::National, WatchGroup::Sector, d1, d1.add_days(1))
+            .await
+    );
+    check!(
+        sector.len() == 2 && sector[0].probes == 7 && sector[1].probes == 1,
+        "sector per day {sector:?}"
+    );
+    // scoped uptime never shows another region or the ministry
+    let nw = tryc!(
+        store
+            .watch_uptime(&Scope::Region(region("NW")), WatchGroup::Target, d1, d1)
+            .await
+    );
+    check!(
+        nw.len() == 1 && nw[0].group == "rw3-www",
+        "NW sees its target only: {nw:?}"
+    );
+
+    let evs = tryc!(store.watch_events(&Scope::National, 0, 10).await);
+    check!(
+        evs.len() == 1 && evs[0].target == "rw3-www" && evs[0].to == "down",
+        "events {evs:?}"
+    );
+    let ldn_evs = tryc!(store.watch_events(&Scope::Region(region("LDN")), 0, 10).await);
+    check!(ldn_evs.is_empty(), "events scoped: {ldn_evs:?}");
+
+    let s = tryc!(
+        store
+            .watch_samples(&Scope::National, "ral-portal", t0, t0 + 200)
+            .await
+    );
+    check!(
+        s.len() == 3 && s[0].at == t0 + 60 && s[0].tls_us == Some(3_000),
+        "samples in range {s:?}"
+    );
+    let hidden = tryc!(
+        store
+            .watch_samples(&Scope::Region(region("NW")), "ral-portal", 0, i64::MAX)
+            .await
+    );
+    check!(hidden.is_empty(), "another region's samples read as empty");
+
+    // retention: raw samples go, the daily aggregates stay
+    let pruned = tryc!(store.prune_watch_samples(t0 + 86_400).await);
+    check!(pruned == 7, "pruned {pruned}");
+    let after = tryc!(
+        store
+            .watch_uptime(&Scope::National, WatchGroup::Sector, d1, d1)
+            .await
+    );
+    check!(
+        after.len() == 1 && after[0].probes == 7,
+        "aggregates survive pruning {after:?}"
+    );
+
+    // the notice register
+    let n1 = tryc!(
+        store
+            .record_watch_notice(t0, "incident-opened", "incident-1", "{}", "[]")
+            .await
+    );
+    let n2 = tryc!(
+        store
+            .record_watch_notice(t0 + 5, "incident-resolved", "incident-1", "{}", "[]")
+            .await
+    );
+    check!(n2 > n1, "ids grow");
+    let notices = tryc!(store.watch_notices(10).await);
+    check!(
+        notices.len() == 2 && notices[0].kind == "incident-resolved",
+        "newest first {notices:?}"
     );
     Ok(())
 }
