@@ -329,3 +329,15 @@ fn severities_parse_and_order() {
         Severity::Warning
     );
 }
+
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = include_str!("../../../docs/notifications.md");
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let len = doc[start..].find("```").unwrap();
+    let cfg =
+        NotifyConfig::from_toml_str(&doc[start..start + len], "docs/notifications.md").unwrap();
+    assert_eq!(cfg.channels.len(), 3);
+    assert_eq!(cfg.routes.len(), 3);
+    assert_eq!(cfg.settings.timeout, Duration::from_secs(10));
+}

@@ -212,11 +212,11 @@ fn addr_of(arg: &str) -> String {
     arg[start..end].to_string()
 }
 
-async fn smtp_session(
-    stream: tokio::net::TcpStream,
-    mails: Arc<Mutex<Vec<Mail>>>,
-) -> std::io::Result<()> {
-    let (r, mut w) = stream.into_split();
+pub async fn smtp_session<S>(stream: S, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (r, mut w) = tokio::io::split(stream);
     let mut lines = BufReader::new(r).lines();
     w.write_all(b"220 sink.test ESMTP test sink\r\n").await?;
     let mut current = Mail::default();
