@@ -23,4 +23,4 @@ pub use observation::{
 pub use org::{
     Attribution, AttributionReason, Establishment, EstablishmentKind, OrgDirectory, Region,
 };
-pub use time::{Clock, Day, FixedClock, SystemClock};
+pub use time::{Clock, Day, FixedClock, SystemClock, rfc3339};

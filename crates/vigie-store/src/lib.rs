@@ -369,8 +369,12 @@ pub trait Store: Send + Sync {
         to: Day,
     ) -> Result<Vec<UptimeRow>>;
     /// State changes at or after `since`, newest first.
-    async fn watch_events(&self, scope: &Scope, since: i64, limit: u64)
-    -> Result<Vec<WatchEventView>>;
+    async fn watch_events(
+        &self,
+        scope: &Scope,
+        since: i64,
+        limit: u64,
+    ) -> Result<Vec<WatchEventView>>;
     /// Raw samples of one target in `[from, to]`, oldest first.
     async fn watch_samples(
         &self,

@@ -1236,7 +1236,10 @@ async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
     };
     tryc!(store.save_watch_states(&[(id, st.clone())]).await);
     let listed = tryc!(store.watch_targets(&Scope::National, false).await);
-    let got = listed.iter().find(|t| t.id == id).and_then(|t| t.state.clone());
+    let got = listed
+        .iter()
+        .find(|t| t.id == id)
+        .and_then(|t| t.state.clone());
     check!(got == Some(st), "state stored: {got:?}");
 
     // update of options keeps the state; a new URL drops it
@@ -1246,10 +1249,17 @@ async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
     check!(up.updated == 1, "options updated: {up:?}");
     let listed = tryc!(store.watch_targets(&Scope::National, false).await);
     let t = listed.iter().find(|t| t.id == id).ok_or("still listed")?;
-    check!(t.state.is_some() && t.options.contains("timeout_s"), "{t:?}");
+    check!(
+        t.state.is_some() && t.options.contains("timeout_s"),
+        "{t:?}"
+    );
 
     // removal keeps history, hides the target, and re-adding revives it
-    tryc!(store.record_watch(&[sample(id, 1_700_000_100, "down")], &[]).await);
+    tryc!(
+        store
+            .record_watch(&[sample(id, 1_700_000_100, "down")], &[])
+            .await
+    );
     check!(
         tryc!(store.remove_watch_target("ral-portal", 1_700_000_200).await),
         "removed"
@@ -1274,7 +1284,11 @@ async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
     check!(kept.len() == 1, "history kept after removal");
     let revived = tryc!(
         store
-            .upsert_watch_targets(&[target("ral-portal", Some("RAL"), "https://portal.ral.example/")])
+            .upsert_watch_targets(&[target(
+                "ral-portal",
+                Some("RAL"),
+                "https://portal.ral.example/"
+            )])
             .await
     );
     check!(revived.updated == 1, "revived: {revived:?}");
@@ -1282,7 +1296,11 @@ async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
     // moving a target to another establishment moves its history with it
     tryc!(
         store
-            .upsert_watch_targets(&[target("ral-portal", Some("RW3"), "https://portal.ral.example/")])
+            .upsert_watch_targets(&[target(
+                "ral-portal",
+                Some("RW3"),
+                "https://portal.ral.example/"
+            )])
             .await
     );
     let nw = tryc!(
@@ -1336,7 +1354,11 @@ async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
     }];
     tryc!(store.record_watch(&samples, &events).await);
     // a probe on the next day
-    tryc!(store.record_watch(&[sample(min, t0 + 60 + 86_400, "up")], &[]).await);
+    tryc!(
+        store
+            .record_watch(&[sample(min, t0 + 60 + 86_400, "up")], &[])
+            .await
+    );
 
     let by_target = tryc!(
         store
@@ -1351,7 +1373,8 @@ async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
         ral_row.probes == 4 && ral_row.up == 3 && ral_row.degraded == 1,
         "ral uptime {ral_row:?}"
     );
-    check!((ral_row.uptime() - 0.75).abs() < 1e-9, "75 %");
+    let close = (ral_row.uptime() - 0.75).abs() < 1e-9;
+    check!(close, "75 %");
     let by_region = tryc!(
         store
             .watch_uptime(&Scope::National, WatchGroup::Region, d1, d1)
@@ -1390,7 +1413,11 @@ async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
         evs.len() == 1 && evs[0].target == "rw3-www" && evs[0].to == "down",
         "events {evs:?}"
     );
-    let ldn_evs = tryc!(store.watch_events(&Scope::Region(region("LDN")), 0, 10).await);
+    let ldn_evs = tryc!(
+        store
+            .watch_events(&Scope::Region(region("LDN")), 0, 10)
+            .await
+    );
     check!(ldn_evs.is_empty(), "events scoped: {ldn_evs:?}");
 
     let s = tryc!(

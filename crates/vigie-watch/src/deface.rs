@@ -18,7 +18,7 @@
 //! leaves most of the page in place); a major change alone, or artefacts
 //! alone, are a change to look at.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Phrases defacers leave, normalised (lowercase, single spaces).
@@ -41,7 +41,7 @@ pub const DEFAULT_BANNED: &[&str] = &[
 /// Longest input looked at; the rest of a huge page is ignored.
 const MAX_BYTES: usize = 4 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Page {
     pub title: Option<String>,
     /// Visible words, normalised and masked.
@@ -144,6 +144,21 @@ fn origin(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
+/// Byte offset of `needle` (ASCII) in `hay`, ignoring ASCII case, without
+/// copying `hay` (a page with many scripts would otherwise be lowercased
+/// once per script).
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(0);
+    }
+    if h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+}
+
 /// Normalises HTML. Never fails: anything that is not markup is text.
 pub fn normalize(html: &str) -> Page {
     let html = match html.char_indices().nth(MAX_BYTES) {
@@ -202,8 +217,7 @@ pub fn normalize(html: &str) -> Page {
         // script and style bodies are code, not content
         if !closing && (name == "script" || name == "style") && !inner.ends_with('/') {
             let end = format!("</{name}");
-            let lower = rest.to_ascii_lowercase();
-            rest = match lower.find(&end) {
+            rest = match find_ascii_ci(rest, &end) {
                 Some(e) => &rest[e..],
                 None => "",
             };
@@ -218,29 +232,89 @@ pub fn normalize(html: &str) -> Page {
     page
 }
 
-fn shingles(words: &[String]) -> BTreeSet<String> {
-    if words.len() < 3 {
-        return words.iter().cloned().collect();
+/// FNV-1a, 64 bits: stable across builds and processes, so stored
+/// baselines stay comparable after an upgrade.
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0x1f;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in p.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
-    words.windows(3).map(|w| w.join(" ")).collect()
+    h
 }
 
-fn tag_pairs(tags: &[String]) -> BTreeSet<String> {
-    tags.windows(2)
-        .map(|w| format!("{}>{}", w[0], w[1]))
-        .collect()
+/// Hashes of the page's word trigrams (the words themselves when fewer
+/// than three), sorted and deduplicated.
+fn shingles(words: &[String]) -> Vec<u64> {
+    let mut v: Vec<u64> = if words.len() < 3 {
+        words.iter().map(|w| fnv(&[w])).collect()
+    } else {
+        words
+            .windows(3)
+            .map(|w| fnv(&[&w[0], &w[1], &w[2]]))
+            .collect()
+    };
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
-/// What a target's normal page looks like, learned from several fetches.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Hashes of consecutive element pairs (structure), sorted and deduplicated.
+fn tag_pairs(tags: &[String]) -> Vec<u64> {
+    let mut v: Vec<u64> = tags.windows(2).map(|w| fnv(&[&w[0], &w[1]])).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Most shingle hashes a baseline keeps, per kind (a bottom-k sketch).
+const TEXT_SKETCH: usize = 1024;
+const STRUCTURE_SKETCH: usize = 512;
+
+/// The largest hash kept so that at most `k` distinct hashes are at or
+/// below it: comparing only hashes up to this limit samples the same
+/// shingles on every page, so shares measured on the sample estimate the
+/// shares on the whole page (bottom-k sampling).
+fn sketch_limit(all: &BTreeSet<u64>, k: usize) -> u64 {
+    all.iter()
+        .nth(k.saturating_sub(1))
+        .copied()
+        .unwrap_or(u64::MAX)
+}
+
+fn below(v: &[u64], limit: u64) -> &[u64] {
+    let end = v.partition_point(|h| *h <= limit);
+    &v[..end]
+}
+
+fn contains_sorted(v: &[u64], h: u64) -> bool {
+    v.binary_search(&h).is_ok()
+}
+
+/// What a target's page normally looks like: a compact, serialisable
+/// summary of several fetches (a few kilobytes whatever the page size).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     pub fetches: usize,
-    stable_text: BTreeSet<String>,
-    seen_text: BTreeSet<String>,
-    stable_structure: BTreeSet<String>,
+    text_limit: u64,
+    /// Text shingles present in most fetches, sorted.
+    stable_text: Vec<u64>,
+    /// Text shingles present in any fetch, sorted.
+    seen_text: Vec<u64>,
+    structure_limit: u64,
+    stable_structure: Vec<u64>,
     titles: BTreeSet<String>,
     origins: BTreeSet<String>,
-    text: String,
+    /// Defacement phrases looked for when learning, and those found then
+    /// (a page that legitimately says "hacked by" keeps saying it).
+    phrases_checked: BTreeSet<String>,
+    phrases_present: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -273,73 +347,112 @@ pub struct Assessment {
     pub artefacts: Vec<Artefact>,
 }
 
-/// Share of fetches a piece must appear in to count as stable.
+/// A phrase normalised like page text.
+fn phrase_words(phrase: &str) -> String {
+    let mut v = Vec::new();
+    push_text(phrase, &mut v);
+    v.join(" ")
+}
+
 const STABLE_SHARE: f64 = 0.6;
 const MAJOR_KEPT: f64 = 0.5;
 const MAJOR_NEW: f64 = 0.6;
 
 impl Baseline {
-    /// Learns from pages fetched at different times (at least one).
+    /// Learns from several fetches, checking the default defacement phrases.
     pub fn learn(pages: &[Page]) -> Baseline {
-        let n = pages.len().max(1);
-        let need = ((n as f64) * STABLE_SHARE).ceil() as usize;
-        let mut text_counts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut struct_counts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut b = Baseline {
-            fetches: pages.len(),
-            stable_text: BTreeSet::new(),
-            seen_text: BTreeSet::new(),
-            stable_structure: BTreeSet::new(),
-            titles: BTreeSet::new(),
-            origins: BTreeSet::new(),
-            text: String::new(),
-        };
-        for p in pages {
-            for s in shingles(&p.words) {
-                b.seen_text.insert(s.clone());
-                *text_counts.entry(s).or_default() += 1;
-            }
-            for s in tag_pairs(&p.tags) {
-                *struct_counts.entry(s).or_default() += 1;
-            }
-            if let Some(t) = &p.title {
-                b.titles.insert(t.clone());
-            }
-            b.origins.extend(p.origins.iter().cloned());
-            b.text.push_str(&p.words.join(" "));
-            b.text.push('\n');
-        }
-        b.stable_text = text_counts
-            .into_iter()
-            .filter(|(_, c)| *c >= need)
-            .map(|(s, _)| s)
-            .collect();
-        b.stable_structure = struct_counts
-            .into_iter()
-            .filter(|(_, c)| *c >= need)
-            .map(|(s, _)| s)
-            .collect();
-        b
+        Baseline::learn_with(pages, DEFAULT_BANNED)
     }
 
-    /// Compares a fresh page with the baseline. `expected` are phrases the
-    /// page must contain; `banned` phrases that mark a defacement.
+    /// Learns from several fetches; `banned` lists the phrases whose
+    /// presence in the baseline is remembered (so they are not artefacts).
+    pub fn learn_with(pages: &[Page], banned: &[&str]) -> Baseline {
+        let n = pages.len().max(1);
+        let need = ((n as f64) * STABLE_SHARE).ceil() as usize;
+        let per_page: Vec<(Vec<u64>, Vec<u64>)> = pages
+            .iter()
+            .map(|p| (shingles(&p.words), tag_pairs(&p.tags)))
+            .collect();
+        let all_text: BTreeSet<u64> = per_page
+            .iter()
+            .flat_map(|(t, _)| t.iter().copied())
+            .collect();
+        let all_structure: BTreeSet<u64> = per_page
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        let text_limit = sketch_limit(&all_text, TEXT_SKETCH);
+        let structure_limit = sketch_limit(&all_structure, STRUCTURE_SKETCH);
+        let mut text_counts: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut struct_counts: BTreeMap<u64, usize> = BTreeMap::new();
+        for (t, st) in &per_page {
+            for h in below(t, text_limit) {
+                *text_counts.entry(*h).or_default() += 1;
+            }
+            for h in below(st, structure_limit) {
+                *struct_counts.entry(*h).or_default() += 1;
+            }
+        }
+        let joined: Vec<String> = pages.iter().map(|p| p.words.join(" ")).collect();
+        let mut phrases_checked = BTreeSet::new();
+        let mut phrases_present = BTreeSet::new();
+        for phrase in banned {
+            let p = phrase_words(phrase);
+            if p.is_empty() {
+                continue;
+            }
+            if joined.iter().any(|j| contains_phrase(j, &p)) {
+                phrases_present.insert(p.clone());
+            }
+            phrases_checked.insert(p);
+        }
+        Baseline {
+            fetches: pages.len(),
+            text_limit,
+            seen_text: text_counts.keys().copied().collect(),
+            stable_text: text_counts
+                .iter()
+                .filter(|(_, c)| **c >= need)
+                .map(|(h, _)| *h)
+                .collect(),
+            structure_limit,
+            stable_structure: struct_counts
+                .iter()
+                .filter(|(_, c)| **c >= need)
+                .map(|(h, _)| *h)
+                .collect(),
+            titles: pages.iter().filter_map(|p| p.title.clone()).collect(),
+            origins: pages
+                .iter()
+                .flat_map(|p| p.origins.iter().cloned())
+                .collect(),
+            phrases_checked,
+            phrases_present,
+        }
+    }
+
     pub fn assess(&self, page: &Page, expected: &[String], banned: &[&str]) -> Assessment {
-        let text = shingles(&page.words);
-        let structure = tag_pairs(&page.tags);
-        let kept = |stable: &BTreeSet<String>, now: &BTreeSet<String>| -> f64 {
+        let all_text = shingles(&page.words);
+        let text = below(&all_text, self.text_limit);
+        let all_structure = tag_pairs(&page.tags);
+        let structure = below(&all_structure, self.structure_limit);
+        let kept = |stable: &[u64], now: &[u64]| -> f64 {
             if stable.is_empty() {
                 1.0
             } else {
-                stable.iter().filter(|s| now.contains(*s)).count() as f64 / stable.len() as f64
+                stable.iter().filter(|h| contains_sorted(now, **h)).count() as f64
+                    / stable.len() as f64
             }
         };
-        let text_kept = kept(&self.stable_text, &text);
-        let structure_kept = kept(&self.stable_structure, &structure);
+        let text_kept = kept(&self.stable_text, text);
+        let structure_kept = kept(&self.stable_structure, structure);
         let text_new = if text.is_empty() {
             0.0
         } else {
-            text.iter().filter(|s| !self.seen_text.contains(*s)).count() as f64 / text.len() as f64
+            text.iter()
+                .filter(|h| !contains_sorted(&self.seen_text, **h))
+                .count() as f64
+                / text.len() as f64
         };
         let major_change =
             text_kept < MAJOR_KEPT || structure_kept < MAJOR_KEPT || text_new > MAJOR_NEW;
@@ -347,16 +460,12 @@ impl Baseline {
         let mut artefacts = Vec::new();
         let mut seen_phrases = BTreeSet::new();
         for phrase in banned {
-            let p: Vec<String> = {
-                let mut v = Vec::new();
-                push_text(phrase, &mut v);
-                v
-            };
-            let p = p.join(" ");
+            let p = phrase_words(phrase);
+            // a phrase the baseline was not checked for counts as new
             if !p.is_empty()
                 && seen_phrases.insert(p.clone())
                 && contains_phrase(&joined, &p)
-                && !contains_phrase(&self.text, &p)
+                && !self.phrases_present.contains(&p)
             {
                 artefacts.push(Artefact::BannedPhrase { phrase: p });
             }
@@ -371,16 +480,11 @@ impl Baseline {
             artefacts.push(Artefact::NewOrigin { origin: o.clone() });
         }
         for e in expected {
-            let mut v = Vec::new();
-            push_text(e, &mut v);
-            let want = v.join(" ");
+            let want = phrase_words(e);
             if !want.is_empty() && !contains_phrase(&joined, &want) {
                 artefacts.push(Artefact::ExpectedMissing { text: e.clone() });
             }
         }
-        // A defacer's phrase backed by a second, independent artefact (new
-        // title, new script origin, expected content gone) is a defacement
-        // even when most of the page was left in place.
         let phrase = artefacts
             .iter()
             .any(|a| matches!(a, Artefact::BannedPhrase { .. }));
@@ -403,9 +507,17 @@ impl Baseline {
             artefacts,
         }
     }
+
+    /// Whether this baseline knows about every phrase in `banned` (false
+    /// after the target's banned list changed: relearn).
+    pub fn checked_for(&self, banned: &[&str]) -> bool {
+        banned.iter().all(|p| {
+            let w = phrase_words(p);
+            w.is_empty() || self.phrases_checked.contains(&w)
+        })
+    }
 }
 
-/// Whole-word phrase search in space-joined words.
 fn contains_phrase(haystack: &str, phrase: &str) -> bool {
     let padded = format!(" {haystack} ");
     padded.contains(&format!(" {phrase} ")) || haystack.split('\n').any(|l| l == phrase)

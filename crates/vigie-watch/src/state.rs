@@ -2,10 +2,10 @@
 //! down only after several failed probes in a row, and up again only after
 //! several successes, so one lost packet or one slow answer raises nothing.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What one probe cycle concluded about a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Observed {
     Up,
@@ -18,7 +18,7 @@ pub enum Observed {
 }
 
 /// The state a target is declared in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Up,
@@ -28,7 +28,40 @@ pub enum Status {
     Defaced,
 }
 
+impl Observed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Observed::Up => "up",
+            Observed::Degraded => "degraded",
+            Observed::Down => "down",
+            Observed::Changed => "changed",
+            Observed::Defaced => "defaced",
+        }
+    }
+}
+
 impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Degraded => "degraded",
+            Status::Changed => "changed",
+            Status::Down => "down",
+            Status::Defaced => "defaced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "up" => Status::Up,
+            "degraded" => Status::Degraded,
+            "changed" => Status::Changed,
+            "down" => Status::Down,
+            "defaced" => Status::Defaced,
+            _ => return None,
+        })
+    }
+
     fn of(o: Observed) -> Status {
         match o {
             Observed::Up => Status::Up,
@@ -71,7 +104,7 @@ pub struct Transition {
     pub at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetState {
     pub status: Status,
     pub since: i64,

@@ -26,6 +26,7 @@ fn fail(c: &mut Correlator, t: &TargetInfo, to: Status, at: i64) {
 }
 
 fn recover(c: &mut Correlator, t: &TargetInfo, at: i64) {
+    c.observe(t, Status::Up, at);
     c.record(
         t,
         Transition {
@@ -41,75 +42,6 @@ fn run(c: &mut Correlator, from: i64, to: i64) -> Vec<Notice> {
     (from..=to).step_by(5).flat_map(|t| c.tick(t)).collect()
 }
 
-#[test]
-fn forty_defaced_and_twenty_down_make_one_incident() {
-    let mut c = Correlator::new(Config::default());
-    // the night of 1-2 January 2014: many agency sites at once, over one probe interval
-    let targets: Vec<TargetInfo> = (0..60)
-        .map(|i| {
-            target(
-                i,
-                &format!("ARS{}", i % 26),
-                &format!("R{}", i % 13),
-                "sante.gouv.fr",
-            )
-        })
-        .collect();
-    for (i, t) in targets.iter().enumerate() {
-        let status = if i < 40 {
-            Status::Defaced
-        } else {
-            Status::Down
-        };
-        fail(&mut c, t, status, 1000 + (i as i64 % 60));
-    }
-    let notices = run(&mut c, 1000, 1600);
-    let opened: Vec<&Notice> = notices
-        .iter()
-        .filter(|n| matches!(n, Notice::IncidentOpened { .. }))
-        .collect();
-    assert_eq!(opened.len(), 1, "{notices:?}");
-    match opened[0] {
-        Notice::IncidentOpened {
-            scope,
-            members,
-            defaced,
-            down,
-            at,
-            ..
-        } => {
-            assert_eq!(*scope, GroupScope::Zone("sante.gouv.fr".into()));
-            assert_eq!(members.len() + grew(&notices), 60);
-            assert!(
-                *at <= 1000 + 60 + 10,
-                "opened at {at}: within one interval plus 10 s"
-            );
-            assert!(*defaced + *down <= 60);
-        }
-        _ => unreachable!(),
-    }
-    assert!(
-        !notices
-            .iter()
-            .any(|n| matches!(n, Notice::TargetFailed { .. })),
-        "no per-target alerts for members of the incident"
-    );
-    // all come back: one resolution
-    for t in &targets {
-        recover(&mut c, t, 2000);
-    }
-    let notices = run(&mut c, 2000, 2100);
-    assert_eq!(
-        notices
-            .iter()
-            .filter(|n| matches!(n, Notice::IncidentResolved { .. }))
-            .count(),
-        1,
-        "{notices:?}"
-    );
-    assert_eq!(notices.len(), 1);
-}
-
 fn grew(notices: &[Notice]) -> usize {
     notices
         .iter()
@@ -121,9 +53,82 @@ fn grew(notices: &[Notice]) -> usize {
 }
 
 #[test]
+fn forty_defaced_and_twenty_down_make_one_incident() {
+    let mut c = Correlator::new(Config::default());
+    // the night of 1-2 January 2014: many agency sites at once, seen over
+    // one 60 s probe interval; the first failed probe of each is raw
+    let targets: Vec<TargetInfo> = (0..60)
+        .map(|i| {
+            target(
+                i,
+                &format!("ARS{}", i % 26),
+                &format!("R{}", i % 13),
+                "sante.gouv.fr",
+            )
+        })
+        .collect();
+    let mut notices = Vec::new();
+    for second in 0..60 {
+        let now = 1000 + second;
+        for (i, t) in targets.iter().enumerate() {
+            if i as i64 == second {
+                let status = if i < 40 {
+                    Status::Defaced
+                } else {
+                    Status::Down
+                };
+                c.observe(t, status, now);
+                if status == Status::Defaced {
+                    // declared at once
+                    fail(&mut c, t, status, now);
+                }
+            }
+        }
+        if second % 5 == 0 {
+            notices.extend(c.tick(now));
+        }
+    }
+    // the second probe of the down ones declares them
+    for t in &targets[40..] {
+        fail(&mut c, t, Status::Down, 1065);
+    }
+    notices.extend(run(&mut c, 1060, 1600));
+    assert_eq!(notices.len(), 1, "exactly one notice: {notices:?}");
+    match &notices[0] {
+        Notice::IncidentOpened {
+            scope,
+            members,
+            defaced,
+            down,
+            at,
+            ..
+        } => {
+            assert_eq!(*scope, GroupScope::Zone("sante.gouv.fr".into()));
+            assert_eq!(members.len(), 60, "the notice lists every site");
+            assert_eq!((*defaced, *down), (40, 20));
+            assert!(
+                *at <= 1000 + 60 + 10,
+                "opened at {at}: within one interval plus 10 s"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // all come back: one resolution
+    for t in &targets {
+        recover(&mut c, t, 2000);
+    }
+    let notices = run(&mut c, 2000, 2100);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        matches!(&notices[0], Notice::IncidentResolved { members, began: 1000, .. } if members.len() == 60)
+    );
+}
+
+#[test]
 fn a_growing_incident_sends_digests() {
     let cfg = Config {
         digest_every: 120,
+        gather: 0,
         ..Config::default()
     };
     let mut c = Correlator::new(cfg);
@@ -135,7 +140,8 @@ fn a_growing_incident_sends_digests() {
     }
     let first = run(&mut c, 0, 10);
     assert!(
-        matches!(&first[0], Notice::IncidentOpened { members, scope: GroupScope::Zone(z), .. } if members.len() == 10 && z == "trust.nhs.uk")
+        matches!(&first[0], Notice::IncidentOpened { members, scope: GroupScope::Zone(z), .. } if members.len() == 10 && z == "trust.nhs.uk"),
+        "{first:?}"
     );
     for (k, t) in targets[10..].iter().enumerate() {
         fail(&mut c, t, Status::Down, 20 + k as i64);
@@ -149,6 +155,7 @@ fn a_growing_incident_sends_digests() {
     assert!(
         matches!(digests[0], Notice::IncidentGrew { added, total: 30, .. } if added.len() == 20)
     );
+    assert_eq!(grew(&later), 20);
     assert!(!later.iter().any(|n| matches!(
         n,
         Notice::IncidentOpened { .. } | Notice::TargetFailed { .. }
@@ -159,30 +166,43 @@ fn a_growing_incident_sends_digests() {
 fn a_lone_failure_is_notified_after_the_hold_and_recovers() {
     let mut c = Correlator::new(Config::default());
     let t = target(1, "A81001", "Y63", "practice.nhs.uk");
-    fail(&mut c, &t, Status::Down, 100);
-    let n = run(&mut c, 100, 150);
-    assert!(n.is_empty(), "held: {n:?}");
+    c.observe(&t, Status::Down, 100);
+    assert!(run(&mut c, 100, 150).is_empty(), "a suspect alone is held");
+    fail(&mut c, &t, Status::Down, 160);
     let n = run(&mut c, 155, 200);
-    assert_eq!(
-        n,
-        vec![Notice::TargetFailed {
-            target: t.id.clone(),
-            status: Status::Down,
-            at: 160
-        }]
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(
+        matches!(&n[0], Notice::TargetFailed { target, since: 100, at: 160 } if target.target == t.id && target.status == Status::Down && target.establishment.as_deref() == Some("A81001"))
     );
     recover(&mut c, &t, 300);
-    assert_eq!(
-        run(&mut c, 300, 305),
-        vec![Notice::TargetRecovered {
-            target: t.id.clone(),
-            at: 300
-        }]
+    let n = run(&mut c, 300, 305);
+    assert!(
+        matches!(&n[..], [Notice::TargetRecovered { target, at: 300 }] if target.target == t.id),
+        "{n:?}"
     );
     // a failure that clears within the hold is never notified
-    fail(&mut c, &t, Status::Down, 400);
-    recover(&mut c, &t, 420);
+    c.observe(&t, Status::Down, 400);
+    fail(&mut c, &t, Status::Down, 420);
+    recover(&mut c, &t, 440);
     assert!(run(&mut c, 400, 600).is_empty());
+    // nor is a single failed probe
+    c.observe(&t, Status::Down, 700);
+    c.observe(&t, Status::Up, 760);
+    assert!(run(&mut c, 700, 900).is_empty());
+}
+
+#[test]
+fn suspects_that_recover_before_the_notice_are_not_an_incident() {
+    let mut c = Correlator::new(Config::default());
+    let ts: Vec<TargetInfo> = (0..8).map(|i| target(i, "E", "R", "z.fr")).collect();
+    for t in &ts {
+        c.observe(t, Status::Down, 0);
+    }
+    assert!(run(&mut c, 0, 30).is_empty());
+    for t in &ts {
+        c.observe(t, Status::Up, 40);
+    }
+    assert!(run(&mut c, 35, 400).is_empty(), "a blip is not an incident");
 }
 
 #[test]
@@ -190,12 +210,9 @@ fn our_own_network_loss_is_not_a_sector_outage() {
     let mut c = Correlator::new(Config::default());
     assert_eq!(c.canary(false, 10), vec![Notice::CanaryLost { at: 10 }]);
     for i in 0..200 {
-        fail(
-            &mut c,
-            &target(i, &format!("E{i}"), "R", &format!("z{i}.fr")),
-            Status::Down,
-            12,
-        );
+        let t = target(i, &format!("E{i}"), "R", &format!("z{i}.fr"));
+        c.observe(&t, Status::Down, 12);
+        fail(&mut c, &t, Status::Down, 12);
     }
     assert!(
         run(&mut c, 12, 300).is_empty(),
@@ -206,11 +223,19 @@ fn our_own_network_loss_is_not_a_sector_outage() {
         c.canary(true, 300),
         vec![Notice::CanaryRestored { at: 300 }]
     );
+    assert!(
+        run(&mut c, 300, 600).is_empty(),
+        "failures seen while we were cut off are not reported afterwards"
+    );
 }
 
 #[test]
 fn the_incident_names_the_most_specific_shared_scope() {
-    let mut c = Correlator::new(Config::default());
+    let cfg = Config {
+        gather: 0,
+        ..Config::default()
+    };
+    let mut c = Correlator::new(cfg);
     // one hospital group's sites on different domains and hosts
     for i in 0..6 {
         let mut t = target(i, "CHU-NORD", "HDF", &format!("site{i}.fr"));
@@ -223,7 +248,7 @@ fn the_incident_names_the_most_specific_shared_scope() {
         "{n:?}"
     );
     // several establishments of two regions: the sector
-    let mut c = Correlator::new(Config::default());
+    let mut c = Correlator::new(cfg);
     for i in 0..6 {
         let t = target(
             i,
@@ -240,17 +265,4 @@ fn the_incident_names_the_most_specific_shared_scope() {
             ..
         }
     ));
-    // fewer than the threshold: no incident, lone alerts after the hold
-    let mut c = Correlator::new(Config::default());
-    for i in 0..4 {
-        fail(&mut c, &target(i, "E", "R", "z.fr"), Status::Down, 0);
-    }
-    let n = run(&mut c, 0, 100);
-    assert_eq!(
-        n.iter()
-            .filter(|x| matches!(x, Notice::TargetFailed { .. }))
-            .count(),
-        4
-    );
-    assert!(!n.iter().any(|x| matches!(x, Notice::IncidentOpened { .. })));
 }

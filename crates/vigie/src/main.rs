@@ -4,7 +4,9 @@ mod app;
 mod bench;
 mod commands;
 mod demo;
+mod metrics;
 mod output;
+mod watch;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +79,9 @@ enum Command {
     Status,
     /// Build a synthetic sector from real registries, write it as real inventory files, ingest it, summarise.
     Demo(demo::DemoArgs),
+    /// Exposure watch: DNS, TLS, HTTP and defacement of public services.
+    #[command(subcommand)]
+    Watch(watch::WatchCommand),
     /// Benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -272,6 +277,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Files { limit } => commands::files(&ctx, limit).await,
         Command::Status => commands::status(&ctx).await,
         Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Watch(w) => watch::run(&ctx, w).await,
         Command::Bench(b) => bench::run(&ctx, b).await,
     }
 }

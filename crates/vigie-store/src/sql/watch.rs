@@ -95,9 +95,7 @@ impl SqlStore {
                 )));
             }
             if seen.insert(name.to_string(), i).is_some() {
-                return Err(StoreError::Invalid(format!(
-                    "target {name} is given twice"
-                )));
+                return Err(StoreError::Invalid(format!("target {name} is given twice")));
             }
             if let Some(code) = &t.establishment
                 && !ests.contains_key(code)
@@ -407,7 +405,9 @@ impl SqlStore {
                     .bind(s.first_byte_us)
                     .bind(s.total_us)
                     .bind(s.error.clone());
-                let day = Day::of_timestamp(Timestamp::from_second(s.at).unwrap_or(Timestamp::UNIX_EPOCH));
+                let day = Day::of_timestamp(
+                    Timestamp::from_second(s.at).unwrap_or(Timestamp::UNIX_EPOCH),
+                );
                 let agg = daily.entry((*est, s.target_id, day.number())).or_default();
                 agg.0 += 1;
                 agg.1 += i64::from(s.is_up());

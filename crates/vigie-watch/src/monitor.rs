@@ -1,0 +1,161 @@
+//! The watch's bookkeeping, independent of I/O: each probe result is
+//! judged ([`crate::evaluate`]), fed to the target's state machine and to
+//! the correlator, and turned into a sample and, when the state changes,
+//! an event. The runner (the `vigie` binary) stores those and sends the
+//! correlator's notices.
+
+use crate::correlate::{Config as CorrelateConfig, Correlator, Notice, TargetInfo};
+use crate::evaluate::{Evaluation, Memory, Reason, Signal, evaluate};
+use crate::probe::{ProbeOutcome, registrable_zone};
+use crate::state::{Observed, Status, Thresholds, Transition};
+use crate::target::TargetOptions;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A target as the monitor knows it.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub id: i64,
+    pub name: String,
+    pub url: url::Url,
+    pub establishment: Option<String>,
+    pub region: Option<String>,
+    pub options: TargetOptions,
+    pub memory: Memory,
+    /// The last outcome, for metrics and `watch once`.
+    pub last: Option<LastProbe>,
+}
+
+/// The latest probe of a target (what `/metrics` exposes).
+#[derive(Debug, Clone, Serialize)]
+pub struct LastProbe {
+    pub at: i64,
+    pub observed: Observed,
+    pub reasons: Vec<Reason>,
+    pub outcome: ProbeOutcome,
+}
+
+/// What one probe result produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handled {
+    pub target_id: i64,
+    pub name: String,
+    pub observed: Observed,
+    pub evaluation: Evaluation,
+    /// A declared state change, with the reasons of the probe that confirmed it.
+    pub transition: Option<Transition>,
+    /// One-off signals (DNS answer replaced, certificate issuer changed).
+    pub signals: Vec<Signal>,
+}
+
+pub struct Monitor {
+    targets: HashMap<i64, Watched>,
+    thresholds: Thresholds,
+    correlator: Correlator,
+}
+
+impl Monitor {
+    pub fn new(thresholds: Thresholds, correlate: CorrelateConfig) -> Monitor {
+        Monitor {
+            targets: HashMap::new(),
+            thresholds,
+            correlator: Correlator::new(correlate),
+        }
+    }
+
+    /// Adds or replaces a target (keeps the memory given).
+    pub fn insert(&mut self, w: Watched) {
+        self.targets.insert(w.id, w);
+    }
+
+    pub fn remove(&mut self, id: i64) -> Option<Watched> {
+        self.targets.remove(&id)
+    }
+
+    pub fn get(&self, id: i64) -> Option<&Watched> {
+        self.targets.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: i64) -> Option<&mut Watched> {
+        self.targets.get_mut(&id)
+    }
+
+    pub fn targets(&self) -> impl Iterator<Item = &Watched> {
+        self.targets.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    pub fn correlator(&self) -> &Correlator {
+        &self.correlator
+    }
+
+    fn info(w: &Watched, outcome: Option<&ProbeOutcome>) -> TargetInfo {
+        TargetInfo {
+            id: w.name.clone(),
+            establishment: w.establishment.clone(),
+            region: w.region.clone(),
+            zone: w.url.host_str().and_then(registrable_zone),
+            address: outcome
+                .and_then(|o| o.address)
+                .map(|a| a.ip().to_string())
+                .or_else(|| w.memory.known_addresses.iter().next().cloned()),
+        }
+    }
+
+    /// Judges one probe result. Unknown ids (a target removed meanwhile)
+    /// give `None`.
+    pub fn handle(&mut self, id: i64, outcome: ProbeOutcome, now: i64) -> Option<Handled> {
+        let thresholds = self.thresholds;
+        let w = self.targets.get_mut(&id)?;
+        let evaluation = evaluate(&w.options, &outcome, &mut w.memory, now);
+        let observed = evaluation.observed;
+        let info = Self::info(w, Some(&outcome));
+        let transition = if self.correlator.canary_down() {
+            // our own network is down: this probe says nothing of the target
+            None
+        } else {
+            w.memory.state.observe(observed, now, thresholds)
+        };
+        let name = w.name.clone();
+        w.last = Some(LastProbe {
+            at: now,
+            observed,
+            reasons: evaluation.reasons.clone(),
+            outcome,
+        });
+        let seen = match observed {
+            Observed::Down => Status::Down,
+            Observed::Defaced => Status::Defaced,
+            _ => Status::Up,
+        };
+        self.correlator.observe(&info, seen, now);
+        if let Some(tr) = transition {
+            self.correlator.record(&info, tr);
+        }
+        Some(Handled {
+            target_id: id,
+            name,
+            observed,
+            signals: evaluation.signals.clone(),
+            evaluation,
+            transition,
+        })
+    }
+
+    /// vigie's own connectivity probe result.
+    pub fn canary(&mut self, ok: bool, now: i64) -> Vec<Notice> {
+        self.correlator.canary(ok, now)
+    }
+
+    /// Notices due now.
+    pub fn tick(&mut self, now: i64) -> Vec<Notice> {
+        self.correlator.tick(now)
+    }
+}
