@@ -355,6 +355,9 @@ pub trait Store: Send + Sync {
     /// Targets visible in a scope, by name, with their current state.
     async fn watch_targets(&self, scope: &Scope, include_removed: bool)
     -> Result<Vec<WatchTarget>>;
+    /// Watched targets with their status but without the detection memory
+    /// (`state.data` is empty): the cheap listing a runner polls.
+    async fn watch_target_list(&self, scope: &Scope) -> Result<Vec<WatchTarget>>;
     /// Replaces the stored state of these targets.
     async fn save_watch_states(&self, states: &[(i64, WatchStateRecord)]) -> Result<()>;
     /// Records probe samples and state changes in one transaction and adds

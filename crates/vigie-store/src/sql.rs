@@ -1056,7 +1056,11 @@ impl Store for SqlStore {
         scope: &Scope,
         include_removed: bool,
     ) -> Result<Vec<WatchTarget>> {
-        self.w_targets(scope, include_removed).await
+        self.w_targets(scope, include_removed, true).await
+    }
+
+    async fn watch_target_list(&self, scope: &Scope) -> Result<Vec<WatchTarget>> {
+        self.w_targets(scope, false, false).await
     }
 
     async fn save_watch_states(&self, states: &[(i64, WatchStateRecord)]) -> Result<()> {

@@ -1240,7 +1240,17 @@ async fn watch_targets_are_scoped_and_atomic(store: &dyn Store) -> CaseResult {
         .iter()
         .find(|t| t.id == id)
         .and_then(|t| t.state.clone());
-    check!(got == Some(st), "state stored: {got:?}");
+    check!(got == Some(st.clone()), "state stored: {got:?}");
+    let light = tryc!(store.watch_target_list(&Scope::National).await);
+    let l = light
+        .iter()
+        .find(|t| t.id == id)
+        .and_then(|t| t.state.clone());
+    check!(
+        l.as_ref()
+            .is_some_and(|l| l.status == st.status && l.data.is_empty()),
+        "the light listing carries the status, not the memory: {l:?}"
+    );
 
     // update of options keeps the state; a new URL drops it
     let mut changed = target("ral-portal", Some("RAL"), "https://portal.ral.example/");

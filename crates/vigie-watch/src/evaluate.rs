@@ -49,7 +49,33 @@ pub struct Memory {
     pub baseline_epoch: u32,
 }
 
+/// What changes in a [`Memory`] when something worth storing happened
+/// (everything but the baseline's content, which changes only with the
+/// learning count or the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemorySig {
+    state: TargetState,
+    addresses: usize,
+    cnames: Option<Vec<String>>,
+    cert: Option<CertIdentity>,
+    baseline: Option<usize>,
+    epoch: u32,
+    learning: usize,
+}
+
 impl Memory {
+    pub fn sig(&self) -> MemorySig {
+        MemorySig {
+            state: self.state.clone(),
+            addresses: self.known_addresses.len(),
+            cnames: self.cnames.clone(),
+            cert: self.cert.clone(),
+            baseline: self.baseline.as_ref().map(|b| b.fetches),
+            epoch: self.baseline_epoch,
+            learning: self.learning.len(),
+        }
+    }
+
     pub fn new(at: i64) -> Memory {
         Memory {
             state: TargetState::new(at),

@@ -26,13 +26,16 @@ pub struct Watched {
     pub last: Option<LastProbe>,
 }
 
-/// The latest probe of a target (what `/metrics` exposes).
+/// The latest probe of a target (what `/metrics` exposes); the body is
+/// not kept.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastProbe {
     pub at: i64,
     pub observed: Observed,
     pub reasons: Vec<Reason>,
     pub outcome: ProbeOutcome,
+    /// Body bytes read.
+    pub body_bytes: Option<usize>,
 }
 
 /// What one probe result produced.
@@ -46,6 +49,8 @@ pub struct Handled {
     pub transition: Option<Transition>,
     /// One-off signals (DNS answer replaced, certificate issuer changed).
     pub signals: Vec<Signal>,
+    /// The target's memory changed and should be stored.
+    pub memory_changed: bool,
 }
 
 pub struct Monitor {
@@ -114,6 +119,7 @@ impl Monitor {
     pub fn handle(&mut self, id: i64, outcome: ProbeOutcome, now: i64) -> Option<Handled> {
         let thresholds = self.thresholds;
         let w = self.targets.get_mut(&id)?;
+        let before = w.memory.sig();
         let evaluation = evaluate(&w.options, &outcome, &mut w.memory, now);
         let observed = evaluation.observed;
         let info = Self::info(w, Some(&outcome));
@@ -124,11 +130,19 @@ impl Monitor {
             w.memory.state.observe(observed, now, thresholds)
         };
         let name = w.name.clone();
+        let memory_changed = w.memory.sig() != before;
+        // the body has been judged: keeping 10,000 of them would only cost memory
+        let mut outcome = outcome;
+        let body_bytes = outcome.http.as_ref().map(|h| h.body.len());
+        if let Some(h) = outcome.http.as_mut() {
+            h.body = bytes::Bytes::new();
+        }
         w.last = Some(LastProbe {
             at: now,
             observed,
             reasons: evaluation.reasons.clone(),
             outcome,
+            body_bytes,
         });
         let seen = match observed {
             Observed::Down => Status::Down,
@@ -146,6 +160,7 @@ impl Monitor {
             signals: evaluation.signals.clone(),
             evaluation,
             transition,
+            memory_changed,
         })
     }
 

@@ -41,6 +41,13 @@ pub enum BenchCommand {
         #[arg(long)]
         reuse_input: bool,
     },
+    /// The exposure watch: HTTPS targets on loopback probed by `vigie watch run` and by
+    /// prometheus-blackbox-exporter side by side (CPU per probe), then a mass defacement
+    /// and the time to its grouped notification.
+    Watch(crate::bench_watch::WatchBenchArgs),
+    /// The watch benchmark's site server (run by `bench watch` in its own process).
+    #[command(hide = true)]
+    ServeSites(crate::bench_watch::ServeSitesArgs),
     /// Time `posture` (sector, region, establishment) on the current database.
     Posture {
         #[arg(long, default_value_t = 20)]
@@ -50,7 +57,7 @@ pub enum BenchCommand {
     },
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -123,6 +130,8 @@ struct IngestBench {
 
 pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
+        BenchCommand::Watch(a) => crate::bench_watch::bench(ctx, a).await,
+        BenchCommand::ServeSites(a) => crate::bench_watch::serve_sites(a).await,
         BenchCommand::Ingest {
             hosts,
             programs,

@@ -2,6 +2,7 @@
 
 mod app;
 mod bench;
+mod bench_watch;
 mod commands;
 mod demo;
 mod metrics;

@@ -115,7 +115,7 @@ impl MetricsState {
             status_code: o.http.as_ref().map(|h| h.status),
             earliest_expiry: o.tls.as_ref().and_then(|t| t.earliest_expiry),
             dns_lookup: p.dns.map(secs),
-            content_length: o.http.as_ref().map(|h| h.body.len()),
+            content_length: last.body_bytes,
             redirects: o.http.as_ref().map_or(0, |h| h.redirects.len()),
             tls_version: o.tls.as_ref().map(|t| t.version.clone()),
             is_tls: o.tls.is_some(),

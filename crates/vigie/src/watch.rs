@@ -324,7 +324,6 @@ struct TargetJson {
     region: Option<String>,
     status: Option<String>,
     since: Option<String>,
-    last_probe: Option<String>,
     baseline: bool,
     removed_at: Option<String>,
     options: serde_json::Value,
@@ -357,7 +356,6 @@ async fn list(
                 region: t.region.as_ref().map(ToString::to_string),
                 status: t.state.as_ref().map(|s| s.status.clone()),
                 since: t.state.as_ref().map(|s| rfc(s.since)),
-                last_probe: t.state.as_ref().map(|s| rfc(s.updated_at)),
                 baseline: mem.is_some_and(|m| m.baseline.is_some()),
                 removed_at: t.removed_at.map(rfc),
                 options: serde_json::from_str(&t.options).unwrap_or(serde_json::Value::Null),
@@ -566,12 +564,19 @@ fn ms(d: Option<Duration>) -> Option<f64> {
     d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3)
 }
 
+/// Targets with their memory, or (`light`) without it: a runner polling
+/// for edits does not read every baseline again.
 async fn load(
     store: &dyn Store,
     scope: &Scope,
     now: i64,
+    light: bool,
 ) -> Result<(Vec<(Watched, Job)>, Vec<WatchTarget>)> {
-    let targets = store.watch_targets(scope, false).await?;
+    let targets = if light {
+        store.watch_target_list(scope).await?
+    } else {
+        store.watch_targets(scope, false).await?
+    };
     let mut out = Vec::with_capacity(targets.len());
     for t in &targets {
         match watched_of(t, now) {
@@ -587,7 +592,7 @@ async fn once(ctx: &Ctx, a: ProbeArgs) -> Result<ExitCode> {
     let scope = scope_of(a.region.as_deref(), a.establishment.as_deref())?;
     let env = probe_env(&a)?;
     let now = now_s();
-    let (loaded, _) = load(store.as_ref(), &scope, now).await?;
+    let (loaded, _) = load(store.as_ref(), &scope, now, false).await?;
     if loaded.is_empty() {
         bail!("no target to probe (add some with `vigie watch add` or `vigie watch import`)");
     }
@@ -946,6 +951,19 @@ fn deliveries_json(d: &[Delivery]) -> String {
     serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
 }
 
+/// What, when edited, makes the runner take a target's new definition.
+fn target_sig(w: &Watched) -> (String, String) {
+    (
+        w.url.to_string(),
+        format!(
+            "{}|{:?}|{:?}",
+            serde_json::to_string(&w.options).unwrap_or_default(),
+            w.establishment,
+            w.region
+        ),
+    )
+}
+
 fn load_notifier(path: &std::path::Path) -> Result<Notifier> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -965,7 +983,7 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
         .map(|c| url::Url::parse(c).with_context(|| format!("--canary {c}")))
         .transpose()?;
     let now = now_s();
-    let (loaded, stored) = load(store.as_ref(), &scope, now).await?;
+    let (loaded, _) = load(store.as_ref(), &scope, now, false).await?;
     let shortest = loaded
         .iter()
         .map(|(_, j)| j.interval.as_secs())
@@ -984,14 +1002,12 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     };
     let mut monitor = Monitor::new(thresholds, correlate);
     let mut jobs = Vec::with_capacity(loaded.len());
+    let mut options_seen: HashMap<i64, (String, String)> = HashMap::new();
     for (w, j) in loaded {
+        options_seen.insert(w.id, target_sig(&w));
         monitor.insert(w);
         jobs.push(j);
     }
-    let mut options_seen: HashMap<i64, (String, String)> = stored
-        .iter()
-        .map(|t| (t.id, (t.url.clone(), t.options.clone())))
-        .collect();
     eprintln!(
         "vigie watch: {} targets, shortest interval {shortest} s{}",
         monitor.len(),
@@ -1109,9 +1125,14 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             metrics.notice_dropped();
         }
     };
+    // SIGTERM (systemd, docker stop) ends the run like Ctrl-C: pending
+    // results are written before exit
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
             _ = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
@@ -1125,7 +1146,9 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                 pending.samples.push(sample_of(h.target_id, now, h.observed, &outcome_copy));
                 pending.events.extend(event_of(&h));
                 pending.events.extend(signal_events(&h, now));
-                dirty.insert(h.target_id, ());
+                if h.memory_changed {
+                    dirty.insert(h.target_id, ());
+                }
                 if let Some(w) = monitor.get(h.target_id) {
                     metrics.observe(w);
                     // warnings that are not failures go out on their own
@@ -1170,13 +1193,13 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             }
             _ = reload.tick() => {
                 let now = now_s();
-                match load(store.as_ref(), &scope, now).await {
+                match load(store.as_ref(), &scope, now, true).await {
                     Ok((fresh, _)) => {
                         let mut jobs = Vec::with_capacity(fresh.len());
                         let mut keep = std::collections::HashSet::new();
                         for (w, j) in fresh {
                             keep.insert(w.id);
-                            let sig = (w.url.to_string(), serde_json::to_string(&w.options).unwrap_or_default());
+                            let sig = target_sig(&w);
                             let changed = options_seen.get(&w.id) != Some(&sig);
                             if changed || monitor.get(w.id).is_none() {
                                 // new or edited: take the new options, keep the memory

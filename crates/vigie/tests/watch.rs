@@ -153,9 +153,14 @@ async fn a_mass_event_is_one_notification_per_route() {
     let npath = dir.path().join("notify.toml");
     std::fs::write(&npath, notify).unwrap();
 
+    let metrics_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
     let _run = Kill(
         vigie(&db)
             .args(["watch", "run", "--duration", "120", "--group-gather", "4"])
+            .args(["--listen", &format!("127.0.0.1:{metrics_port}")])
             .arg("--notify")
             .arg(&npath)
             .stdout(Stdio::null())
@@ -187,6 +192,30 @@ async fn a_mass_event_is_one_notification_per_route() {
         received.0.lock().unwrap().is_empty(),
         "nothing is notified while all is well"
     );
+    // Prometheus metrics with blackbox_exporter's names
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "probe_success{target=\"site0\"",
+        "probe_duration_seconds{",
+        "probe_http_status_code{target=\"site0\"",
+        "probe_http_duration_seconds{",
+        "vigie_defaced{",
+        "vigie_target_state{",
+        "vigie_watch_targets 60",
+        "vigie_probes_finished_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let up = metrics
+        .lines()
+        .filter(|l| l.starts_with("probe_success{") && l.ends_with(" 1"))
+        .count();
+    assert_eq!(up, SITES, "every site answers before the event");
 
     // the night of 1-2 January 2014, on loopback
     let flipped = Instant::now();

@@ -277,7 +277,9 @@ impl SqlStore {
         &self,
         scope: &Scope,
         include_removed: bool,
+        with_data: bool,
     ) -> Result<Vec<WatchTarget>> {
+        let data = if with_data { "s.data" } else { "''" };
         let cond = self.est_condition(scope, "t.est_id", None, None).await?;
         let removed = if include_removed {
             ""
@@ -286,7 +288,7 @@ impl SqlStore {
         };
         let rows = q(format!(
             "SELECT t.id, t.name, t.url, e.code, e.region_code, t.options, t.created_at, t.removed_at, \
-             s.status, s.since, s.updated_at, s.data \
+             s.status, s.since, s.updated_at, {data} \
              FROM watch_targets t \
              LEFT JOIN establishments e ON e.id = t.est_id \
              LEFT JOIN watch_state s ON s.est_id = t.est_id AND s.target_id = t.id \
