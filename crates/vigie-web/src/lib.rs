@@ -1,0 +1,1 @@
+//! vigie web: the dashboard, the REST API, sessions and API tokens.
