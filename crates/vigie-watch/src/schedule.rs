@@ -323,9 +323,14 @@ impl Scheduler {
         &self.stats
     }
 
-    /// The concurrency limit in use.
+    /// The concurrency limit in use (0 until the scheduler has started).
     pub fn concurrency(&self) -> u64 {
         self.concurrency.load(Ordering::Relaxed)
+    }
+
+    /// The concurrency limit, read live (for metrics).
+    pub fn concurrency_handle(&self) -> Arc<AtomicU64> {
+        self.concurrency.clone()
     }
 }
 

@@ -38,7 +38,7 @@ struct TargetMetrics {
 #[derive(Default)]
 pub struct MetricsState {
     targets: Mutex<BTreeMap<i64, TargetMetrics>>,
-    schedule: Mutex<Option<(Arc<ScheduleStats>, u64)>>,
+    schedule: Mutex<Option<(Arc<ScheduleStats>, Arc<AtomicU64>)>>,
     samples_written: AtomicU64,
     write_failures: AtomicU64,
     samples_dropped: AtomicU64,
@@ -69,7 +69,7 @@ impl MetricsState {
         }
     }
 
-    pub fn set_schedule(&self, stats: Arc<ScheduleStats>, concurrency: u64) {
+    pub fn set_schedule(&self, stats: Arc<ScheduleStats>, concurrency: Arc<AtomicU64>) {
         let mut g = match self.schedule.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -244,22 +244,12 @@ impl MetricsState {
         );
         gauge(
             "vigie_target_state",
-            "The target's declared state (one series per state, 1 for the current one).",
-            &mut targets.values().flat_map(|t| {
-                [
-                    Status::Up,
-                    Status::Degraded,
-                    Status::Changed,
-                    Status::Down,
-                    Status::Defaced,
-                ]
-                .into_iter()
-                .map(move |s| {
-                    (
-                        format!("{},state=\"{}\"", t.labels, s.as_str()),
-                        f64::from(u8::from(t.state == s)),
-                    )
-                })
+            "The target's declared state: one series per target, labelled with the current state, value 1.",
+            &mut targets.values().map(|t| {
+                (
+                    format!("{},state=\"{}\"", t.labels, t.state.as_str()),
+                    1.0,
+                )
             }),
         );
         gauge(
@@ -389,7 +379,7 @@ impl MetricsState {
                 "vigie_probe_concurrency_limit",
                 "gauge",
                 "Most probes allowed in flight.",
-                limit as f64,
+                load(&limit),
             );
         }
         out

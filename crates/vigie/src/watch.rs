@@ -1042,7 +1042,7 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
         res_tx,
         shutdown_rx.clone(),
     );
-    metrics.set_schedule(sched.stats().clone(), sched.concurrency());
+    metrics.set_schedule(sched.stats().clone(), sched.concurrency_handle());
 
     // the writer: batches behind a bounded queue
     let (write_tx, mut write_rx) = mpsc::channel::<WriteBatch>(64);
