@@ -10,11 +10,16 @@
 //! changed) are refreshed as ingest happens, so posture at a past date and
 //! trends read small tables instead of scanning hosts.
 
+mod accounts;
 mod codec;
 mod sql;
 pub mod testsuite;
 mod watch;
 
+pub use accounts::{
+    ApiTokenRecord, AuditEntry, AuditFilter, NewApiToken, NewAuditEntry, NewUser, SessionRecord,
+    UserRecord,
+};
 pub use codec::{StoredSourceState, decode_state, encode_state};
 pub use sql::SqlStore;
 pub use watch::{
@@ -399,6 +404,73 @@ pub trait Store: Send + Sync {
     ) -> Result<i64>;
     /// The newest notices (national register).
     async fn watch_notices(&self, limit: u64) -> Result<Vec<WatchNotice>>;
+
+    // --- accounts, tokens, sessions, audit (national reference data) ---
+
+    /// Creates a user. An unknown region or establishment is
+    /// [`StoreError::UnknownRegion`] / [`StoreError::UnknownEstablishment`],
+    /// an existing username [`StoreError::Invalid`]; nothing is written then.
+    async fn create_user(&self, user: &NewUser) -> Result<UserRecord>;
+    /// Every user, by username.
+    async fn users(&self) -> Result<Vec<UserRecord>>;
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>>;
+    async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>>;
+    /// Disables (`disabled_at = at`, and every session of the user is
+    /// deleted in the same transaction) or enables a user. Disabling a
+    /// disabled user keeps its first `disabled_at`. `None` if unknown.
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<Option<UserRecord>>;
+    /// Replaces a user's password hash and deletes its sessions. False if unknown.
+    async fn set_user_password(&self, username: &str, password_hash: &str) -> Result<bool>;
+    async fn record_login(&self, user_id: i64, at: Timestamp) -> Result<()>;
+
+    /// Creates an API token (its hash must be new: [`StoreError::Invalid`]
+    /// otherwise). Perimeter codes are checked as for users.
+    async fn create_token(&self, token: &NewApiToken) -> Result<ApiTokenRecord>;
+    /// Every token, revoked and expired ones included, by id.
+    async fn tokens(&self) -> Result<Vec<ApiTokenRecord>>;
+    /// The token with this hash, whatever its state: check
+    /// [`ApiTokenRecord::is_active`].
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>>;
+    /// Revokes the token with this id (digits) or prefix; a prefix that
+    /// matches several tokens is [`StoreError::Invalid`]. Revoking a revoked
+    /// token keeps its first `revoked_at`. `None` if no token matches.
+    async fn revoke_token(
+        &self,
+        id_or_prefix: &str,
+        at: Timestamp,
+    ) -> Result<Option<ApiTokenRecord>>;
+    /// Records a use of the token.
+    async fn touch_token(&self, id: i64, at: Timestamp) -> Result<()>;
+
+    /// Stores a new session ([`StoreError::Invalid`] if its hash exists).
+    async fn create_session(&self, session: &SessionRecord) -> Result<()>;
+    /// The session with this hash, whatever its expiry: check
+    /// [`SessionRecord::is_live`].
+    async fn session_by_hash(&self, id_hash: &str) -> Result<Option<SessionRecord>>;
+    /// Records activity and moves the expiry (sliding sessions). False if unknown.
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool>;
+    /// Logs out one session. False if unknown.
+    async fn delete_session(&self, id_hash: &str) -> Result<bool>;
+    /// Logs out every session of a user; returns how many.
+    async fn delete_sessions_of_user(&self, user_id: i64) -> Result<u64>;
+    /// Deletes sessions expired at `now`; returns how many.
+    async fn prune_sessions(&self, now: Timestamp) -> Result<u64>;
+
+    /// Appends an entry to the audit log; returns its id (ids grow with
+    /// every append).
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64>;
+    /// Audit entries, newest first (by id).
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 }
 
 /// One ingest transaction. Dropping it without [`StoreTx::commit`] rolls back.

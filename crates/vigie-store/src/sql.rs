@@ -6,6 +6,10 @@
 
 use crate::codec::{StoredSourceState, decode_state, encode_state};
 use crate::{
+    ApiTokenRecord, AuditEntry, AuditFilter, NewApiToken, NewAuditEntry, NewUser, SessionRecord,
+    UserRecord,
+};
+use crate::{
     FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
     OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, Step, Store,
     StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent, WatchEventView, WatchGroup,
@@ -28,15 +32,18 @@ enum Dialect {
     Postgres,
 }
 
+mod accounts;
 mod watch;
 
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_watch.sql")),
+    (3, include_str!("../migrations/sqlite/0003_accounts.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_watch.sql")),
+    (3, include_str!("../migrations/postgres/0003_accounts.sql")),
 ];
 
 /// Tables whose rows follow a machine to another establishment: (table,
@@ -1120,9 +1127,107 @@ impl Store for SqlStore {
         self.w_notices(limit).await
     }
 
+    async fn create_user(&self, user: &NewUser) -> Result<UserRecord> {
+        self.a_create_user(user).await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>> {
+        self.a_users().await
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
+        self.a_user_by_name(username).await
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>> {
+        self.a_user_by_id(id).await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        at: Timestamp,
+    ) -> Result<Option<UserRecord>> {
+        self.a_set_user_disabled(username, disabled, at).await
+    }
+
+    async fn set_user_password(&self, username: &str, password_hash: &str) -> Result<bool> {
+        self.a_set_user_password(username, password_hash).await
+    }
+
+    async fn record_login(&self, user_id: i64, at: Timestamp) -> Result<()> {
+        self.a_record_login(user_id, at).await
+    }
+
+    async fn create_token(&self, token: &NewApiToken) -> Result<ApiTokenRecord> {
+        self.a_create_token(token).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<ApiTokenRecord>> {
+        self.a_tokens().await
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<ApiTokenRecord>> {
+        self.a_token_by_hash(token_hash).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id_or_prefix: &str,
+        at: Timestamp,
+    ) -> Result<Option<ApiTokenRecord>> {
+        self.a_revoke_token(id_or_prefix, at).await
+    }
+
+    async fn touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        self.a_touch_token(id, at).await
+    }
+
+    async fn create_session(&self, session: &SessionRecord) -> Result<()> {
+        self.a_create_session(session).await
+    }
+
+    async fn session_by_hash(&self, id_hash: &str) -> Result<Option<SessionRecord>> {
+        self.a_session_by_hash(id_hash).await
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool> {
+        self.a_touch_session(id_hash, at, expires_at).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<bool> {
+        self.a_delete_session(id_hash).await
+    }
+
+    async fn delete_sessions_of_user(&self, user_id: i64) -> Result<u64> {
+        self.a_delete_sessions_of_user(user_id).await
+    }
+
+    async fn prune_sessions(&self, now: Timestamp) -> Result<u64> {
+        self.a_prune_sessions(now).await
+    }
+
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64> {
+        self.a_append_audit(entry).await
+    }
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.a_audit(filter).await
+    }
+
     async fn reset(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for t in [
+            "sessions",
+            "api_tokens",
+            "users",
+            "audit_log",
             "watch_notices",
             "watch_daily",
             "watch_events",

@@ -5,6 +5,7 @@
 //! Failures are returned as errors naming the case, so the caller's test
 //! fails with a readable message rather than a panic deep in async code.
 
+use crate::{AuditFilter, NewApiToken, NewAuditEntry, NewUser, SessionRecord, StoreError};
 use crate::{
     FileRecord, GroupBy, HostChange, HostFilter, OsSummary, Scope, Step, Store, StoredSourceState,
     WatchEvent, WatchGroup, WatchSample, WatchStateRecord, WatchTargetInput,
@@ -225,6 +226,18 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         }),
         ("watch_history_and_uptime", |s| {
             Box::pin(watch_history_and_uptime(s))
+        }),
+        ("users_are_unique_and_can_be_disabled", |s| {
+            Box::pin(users_are_unique_and_can_be_disabled(s))
+        }),
+        ("api_tokens_by_hash_revoke_and_expiry", |s| {
+            Box::pin(api_tokens_by_hash_revoke_and_expiry(s))
+        }),
+        ("sessions_live_and_die", |s| {
+            Box::pin(sessions_live_and_die(s))
+        }),
+        ("audit_log_order_and_filters", |s| {
+            Box::pin(audit_log_order_and_filters(s))
         }),
     ];
     for (name, case) in cases {
@@ -1476,5 +1489,603 @@ async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
         notices.len() == 2 && notices[0].kind == "incident-resolved",
         "newest first {notices:?}"
     );
+    Ok(())
+}
+
+// --- accounts, tokens, sessions, audit ------------------------------------
+
+fn secs(n: i64) -> Timestamp {
+    Timestamp::from_second(n).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn new_user(name: &str, role: &str, region_code: Option<&str>, est: Option<&str>) -> NewUser {
+    NewUser {
+        username: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}"),
+        role: role.into(),
+        region: region_code.map(region),
+        establishment: est.map(code),
+        created_at: secs(1_790_000_000),
+    }
+}
+
+/// A fake token hash: 64 hex digits derived from `n`.
+fn token_hash(n: u32) -> String {
+    format!("{n:064x}")
+}
+
+fn new_token(name: &str, n: u32, prefix: &str) -> NewApiToken {
+    NewApiToken {
+        name: name.into(),
+        prefix: prefix.into(),
+        token_hash: token_hash(n),
+        role: "ingest".into(),
+        region: None,
+        establishment: Some(code("RAL")),
+        created_by: "cli:test".into(),
+        created_at: secs(1_790_000_000),
+        expires_at: None,
+    }
+}
+
+fn session(hash_n: u32, user_id: i64, expires: i64) -> SessionRecord {
+    SessionRecord {
+        id_hash: token_hash(hash_n),
+        user_id,
+        csrf_token: format!("csrf-{hash_n}"),
+        created_at: secs(1_790_000_000),
+        expires_at: secs(expires),
+        last_seen_at: secs(1_790_000_000),
+    }
+}
+
+async fn users_are_unique_and_can_be_disabled(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let alice = tryc!(
+        store
+            .create_user(&new_user("alice", "national-admin", None, None))
+            .await
+    );
+    check!(
+        alice.username == "alice" && alice.disabled_at.is_none() && alice.last_login_at.is_none(),
+        "created {alice:?}"
+    );
+    // duplicate username: Invalid, nothing written
+    let dup = store
+        .create_user(&new_user("alice", "national-analyst", None, None))
+        .await;
+    check!(
+        matches!(dup, Err(StoreError::Invalid(_))),
+        "duplicate username refused as invalid, got {dup:?}"
+    );
+    // unknown perimeters
+    let r = store
+        .create_user(&new_user("bob", "regional-analyst", Some("ZZZ"), None))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::UnknownRegion(_))),
+        "unknown region, got {r:?}"
+    );
+    let r = store
+        .create_user(&new_user(
+            "bob",
+            "establishment-officer",
+            None,
+            Some("NOPE"),
+        ))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::UnknownEstablishment(_))),
+        "unknown establishment, got {r:?}"
+    );
+    let r = store
+        .create_user(&new_user("", "national-analyst", None, None))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "empty name, got {r:?}"
+    );
+    let users = tryc!(store.users().await);
+    check!(
+        users.len() == 1,
+        "failed creations write nothing: {users:?}"
+    );
+    let bob = tryc!(
+        store
+            .create_user(&new_user("bob", "regional-analyst", Some("LDN"), None))
+            .await
+    );
+    check!(bob.id != alice.id, "distinct ids");
+    let carol = tryc!(
+        store
+            .create_user(&new_user(
+                "carol",
+                "establishment-officer",
+                None,
+                Some("RW3")
+            ))
+            .await
+    );
+    let users = tryc!(store.users().await);
+    check!(
+        users
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>()
+            == ["alice", "bob", "carol"],
+        "users by name: {users:?}"
+    );
+    let found = tryc!(store.user_by_name("bob").await);
+    check!(found.as_ref() == Some(&bob), "bob by name: {found:?}");
+    check!(
+        found.as_ref().and_then(|u| u.region.clone()) == Some(region("LDN")),
+        "region stored"
+    );
+    let found = tryc!(store.user_by_id(carol.id).await);
+    check!(
+        found.as_ref().and_then(|u| u.establishment.clone()) == Some(code("RW3")),
+        "carol by id: {found:?}"
+    );
+    check!(
+        found.as_ref().map(|u| u.password_hash.as_str()) == Some(carol.password_hash.as_str()),
+        "password hash stored"
+    );
+    check!(
+        tryc!(store.user_by_name("nobody").await).is_none(),
+        "unknown name"
+    );
+    check!(
+        tryc!(store.user_by_name("ALICE").await).is_none(),
+        "names are exact"
+    );
+    check!(tryc!(store.user_by_id(9999).await).is_none(), "unknown id");
+
+    tryc!(store.record_login(alice.id, secs(1_790_000_100)).await);
+    let a = tryc!(store.user_by_name("alice").await);
+    check!(
+        a.and_then(|u| u.last_login_at) == Some(secs(1_790_000_100)),
+        "last login recorded"
+    );
+
+    // disabling drops sessions; a second disable keeps the first time
+    tryc!(
+        store
+            .create_session(&session(1, bob.id, 1_790_090_000))
+            .await
+    );
+    tryc!(
+        store
+            .create_session(&session(2, alice.id, 1_790_090_000))
+            .await
+    );
+    let d = tryc!(
+        store
+            .set_user_disabled("bob", true, secs(1_790_000_200))
+            .await
+    );
+    check!(
+        d.as_ref().and_then(|u| u.disabled_at) == Some(secs(1_790_000_200)),
+        "disabled: {d:?}"
+    );
+    check!(
+        tryc!(store.session_by_hash(&token_hash(1)).await).is_none(),
+        "a disabled user's sessions are gone"
+    );
+    check!(
+        tryc!(store.session_by_hash(&token_hash(2)).await).is_some(),
+        "other users' sessions stay"
+    );
+    let d = tryc!(
+        store
+            .set_user_disabled("bob", true, secs(1_790_000_900))
+            .await
+    );
+    check!(
+        d.and_then(|u| u.disabled_at) == Some(secs(1_790_000_200)),
+        "first disable time kept"
+    );
+    let stored = tryc!(store.user_by_name("bob").await);
+    check!(
+        stored.as_ref().is_some_and(|u| u.is_disabled()),
+        "disabled stored: {stored:?}"
+    );
+    let e = tryc!(
+        store
+            .set_user_disabled("bob", false, secs(1_790_001_000))
+            .await
+    );
+    check!(e.is_some_and(|u| !u.is_disabled()), "enabled");
+    let stored = tryc!(store.user_by_name("bob").await);
+    check!(
+        stored.is_some_and(|u| u.disabled_at.is_none()),
+        "enabled stored"
+    );
+    check!(
+        tryc!(store.set_user_disabled("nobody", true, secs(1)).await).is_none(),
+        "unknown user"
+    );
+
+    // a new password drops sessions too
+    check!(
+        tryc!(store.set_user_password("alice", "$argon2id$new").await),
+        "password changed"
+    );
+    check!(
+        tryc!(store.session_by_hash(&token_hash(2)).await).is_none(),
+        "sessions dropped on password change"
+    );
+    let a = tryc!(store.user_by_name("alice").await);
+    check!(
+        a.is_some_and(|u| u.password_hash == "$argon2id$new"),
+        "new hash stored"
+    );
+    check!(
+        !tryc!(store.set_user_password("nobody", "$argon2id$x").await),
+        "unknown user's password"
+    );
+    Ok(())
+}
+
+async fn api_tokens_by_hash_revoke_and_expiry(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let t1 = tryc!(
+        store
+            .create_token(&new_token("ral-glpi", 1, "vgt_aaaa1111"))
+            .await
+    );
+    let mut expiring = new_token("ral-ocs", 2, "vgt_bbbb2222");
+    expiring.expires_at = Some(secs(1_790_086_400));
+    let t2 = tryc!(store.create_token(&expiring).await);
+    check!(t1.id != t2.id, "distinct ids");
+    check!(
+        t2.expires_at == Some(secs(1_790_086_400)),
+        "expiry returned: {t2:?}"
+    );
+    // lookups by hash, whatever the prefix
+    let found = tryc!(store.token_by_hash(&token_hash(2)).await);
+    check!(found.as_ref() == Some(&t2), "by hash: {found:?}");
+    check!(
+        found.as_ref().and_then(|t| t.expires_at) == Some(secs(1_790_086_400)),
+        "expiry stored"
+    );
+    check!(
+        found
+            .as_ref()
+            .is_some_and(|t| t.is_active(secs(1_790_000_001)) && !t.is_active(secs(1_790_086_400))),
+        "active until it expires"
+    );
+    check!(
+        tryc!(store.token_by_hash(&token_hash(3)).await).is_none(),
+        "unknown hash"
+    );
+    // duplicate hash, unknown establishment, expiry before creation: nothing written
+    let r = store
+        .create_token(&new_token("again", 1, "vgt_cccc3333"))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "duplicate hash, got {r:?}"
+    );
+    let mut bad = new_token("bad", 4, "vgt_dddd4444");
+    bad.establishment = Some(code("NOPE"));
+    let r = store.create_token(&bad).await;
+    check!(
+        matches!(r, Err(StoreError::UnknownEstablishment(_))),
+        "unknown establishment, got {r:?}"
+    );
+    let mut bad = new_token("bad", 5, "vgt_eeee5555");
+    bad.expires_at = Some(secs(1_780_000_000));
+    let r = store.create_token(&bad).await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "expired at creation, got {r:?}"
+    );
+    let tokens = tryc!(store.tokens().await);
+    check!(
+        tokens.iter().map(|t| t.id).collect::<Vec<_>>() == [t1.id, t2.id],
+        "only the two tokens, by id: {tokens:?}"
+    );
+
+    // revoke by prefix, then again: the first time stays
+    let r = tryc!(
+        store
+            .revoke_token("vgt_aaaa1111", secs(1_790_000_500))
+            .await
+    );
+    check!(
+        r.as_ref().and_then(|t| t.revoked_at) == Some(secs(1_790_000_500)),
+        "revoked by prefix: {r:?}"
+    );
+    let r = tryc!(
+        store
+            .revoke_token(&t1.id.to_string(), secs(1_790_000_900))
+            .await
+    );
+    check!(
+        r.and_then(|t| t.revoked_at) == Some(secs(1_790_000_500)),
+        "revoked by id keeps the first time"
+    );
+    let found = tryc!(store.token_by_hash(&token_hash(1)).await);
+    check!(
+        found.is_some_and(|t| t.revoked_at.is_some() && !t.is_active(secs(1_790_000_600))),
+        "a revoked token is found but inactive"
+    );
+    check!(
+        tryc!(store.revoke_token("vgt_zzzz9999", secs(1)).await).is_none(),
+        "unknown prefix"
+    );
+    check!(
+        tryc!(store.revoke_token("4242", secs(1)).await).is_none(),
+        "unknown id"
+    );
+    // an ambiguous prefix revokes nothing
+    tryc!(
+        store
+            .create_token(&new_token("twin", 6, "vgt_bbbb2222"))
+            .await
+    );
+    let r = store
+        .revoke_token("vgt_bbbb2222", secs(1_790_000_700))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "ambiguous prefix, got {r:?}"
+    );
+    let tokens = tryc!(store.tokens().await);
+    check!(
+        tokens
+            .iter()
+            .filter(|t| t.prefix == "vgt_bbbb2222")
+            .all(|t| t.revoked_at.is_none()),
+        "nothing revoked on an ambiguous prefix"
+    );
+    // use is recorded
+    tryc!(store.touch_token(t2.id, secs(1_790_000_800)).await);
+    let found = tryc!(store.token_by_hash(&token_hash(2)).await);
+    check!(
+        found.and_then(|t| t.last_used_at) == Some(secs(1_790_000_800)),
+        "last use recorded"
+    );
+    Ok(())
+}
+
+async fn sessions_live_and_die(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let alice = tryc!(
+        store
+            .create_user(&new_user("alice", "national-analyst", None, None))
+            .await
+    );
+    let bob = tryc!(
+        store
+            .create_user(&new_user("bob", "establishment-officer", None, Some("RAL")))
+            .await
+    );
+    let s1 = session(1, alice.id, 1_790_003_600);
+    tryc!(store.create_session(&s1).await);
+    tryc!(
+        store
+            .create_session(&session(2, alice.id, 1_790_007_200))
+            .await
+    );
+    tryc!(
+        store
+            .create_session(&session(3, bob.id, 1_790_001_000))
+            .await
+    );
+    let r = store
+        .create_session(&session(1, bob.id, 1_790_003_600))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "duplicate session hash, got {r:?}"
+    );
+    let r = store.create_session(&session(9, 4242, 1_790_003_600)).await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "session of an unknown user, got {r:?}"
+    );
+    check!(
+        tryc!(store.session_by_hash(&token_hash(9)).await).is_none(),
+        "nothing written for an unknown user"
+    );
+    let found = tryc!(store.session_by_hash(&token_hash(1)).await);
+    check!(found.as_ref() == Some(&s1), "by hash: {found:?}");
+    check!(
+        found.is_some_and(|s| s.is_live(secs(1_790_003_599)) && !s.is_live(secs(1_790_003_600))),
+        "live until it expires"
+    );
+    check!(
+        tryc!(
+            store
+                .touch_session(&token_hash(1), secs(1_790_000_600), secs(1_790_004_200))
+                .await
+        ),
+        "touched"
+    );
+    let found = tryc!(store.session_by_hash(&token_hash(1)).await);
+    check!(
+        found.is_some_and(|s| s.last_seen_at == secs(1_790_000_600)
+            && s.expires_at == secs(1_790_004_200)
+            && s.created_at == secs(1_790_000_000)),
+        "sliding expiry"
+    );
+    check!(
+        !tryc!(store.touch_session(&token_hash(8), secs(1), secs(2)).await),
+        "touching an unknown session"
+    );
+    // prune: only bob's session has expired at this time
+    let pruned = tryc!(store.prune_sessions(secs(1_790_002_000)).await);
+    check!(pruned == 1, "one expired session pruned, got {pruned}");
+    check!(
+        tryc!(store.session_by_hash(&token_hash(3)).await).is_none(),
+        "expired session gone"
+    );
+    check!(
+        tryc!(store.delete_session(&token_hash(1)).await),
+        "logged out"
+    );
+    check!(
+        !tryc!(store.delete_session(&token_hash(1)).await),
+        "second logout finds nothing"
+    );
+    check!(
+        tryc!(store.session_by_hash(&token_hash(2)).await).is_some(),
+        "the other session stays"
+    );
+    let n = tryc!(store.delete_sessions_of_user(alice.id).await);
+    check!(n == 1, "one session left for alice, got {n}");
+    check!(
+        tryc!(store.session_by_hash(&token_hash(2)).await).is_none(),
+        "all of alice's sessions gone"
+    );
+    Ok(())
+}
+
+async fn audit_log_order_and_filters(store: &dyn Store) -> CaseResult {
+    let entry = |at: i64, actor: &str, action: &str, target: &str| NewAuditEntry {
+        at: secs(at),
+        actor: actor.into(),
+        action: action.into(),
+        target: target.into(),
+        outcome: "ok".into(),
+        ip: None,
+        detail: serde_json::Value::Null,
+    };
+    let mut ids = Vec::new();
+    ids.push(tryc!(
+        store
+            .append_audit(&entry(100, "cli:root", "user.add", "alice"))
+            .await
+    ));
+    let mut login = entry(200, "user:alice", "login", "alice");
+    login.ip = Some("192.0.2.7".into());
+    login.outcome = "denied".into();
+    login.detail = serde_json::json!({"reason": "bad password", "attempt": 1});
+    ids.push(tryc!(store.append_audit(&login).await));
+    ids.push(tryc!(
+        store
+            .append_audit(&entry(200, "user:alice", "login", "alice"))
+            .await
+    ));
+    ids.push(tryc!(
+        store
+            .append_audit(&entry(300, "token:ral-glpi", "ingest", "glpi.json"))
+            .await
+    ));
+    // out of order in time: still listed by append order
+    ids.push(tryc!(
+        store
+            .append_audit(&entry(250, "cli:root", "token.create", "vgt_aaaa1111"))
+            .await
+    ));
+    check!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
+
+    // invalid entries write nothing
+    let r = store.append_audit(&entry(400, "", "login", "x")).await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "empty actor, got {r:?}"
+    );
+    let r = store
+        .append_audit(&entry(400, "cli:root", "bad\naction", "x"))
+        .await;
+    check!(
+        matches!(r, Err(StoreError::Invalid(_))),
+        "control characters, got {r:?}"
+    );
+
+    let all = tryc!(store.audit(&AuditFilter::default()).await);
+    check!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>()
+            == ids.iter().rev().copied().collect::<Vec<_>>(),
+        "newest first, nothing else: {all:?}"
+    );
+    let l = all.iter().find(|e| e.id == ids[1]);
+    check!(
+        l.is_some_and(|e| e.ip.as_deref() == Some("192.0.2.7")
+            && e.outcome == "denied"
+            && e.detail["reason"] == "bad password"
+            && e.detail["attempt"] == 1
+            && e.at == secs(200)),
+        "fields round trip: {l:?}"
+    );
+    check!(
+        all.iter()
+            .find(|e| e.id == ids[0])
+            .is_some_and(|e| e.detail.is_null()),
+        "null detail"
+    );
+    let logins = tryc!(
+        store
+            .audit(&AuditFilter {
+                action: Some("login".into()),
+                ..Default::default()
+            })
+            .await
+    );
+    check!(
+        logins.iter().map(|e| e.id).collect::<Vec<_>>() == [ids[2], ids[1]],
+        "action filter: {logins:?}"
+    );
+    let since = tryc!(
+        store
+            .audit(&AuditFilter {
+                since: Some(secs(250)),
+                ..Default::default()
+            })
+            .await
+    );
+    check!(
+        since.iter().map(|e| e.id).collect::<Vec<_>>() == [ids[4], ids[3]],
+        "since filter: {since:?}"
+    );
+    let root = tryc!(
+        store
+            .audit(&AuditFilter {
+                actor: Some("cli:root".into()),
+                since: Some(secs(100)),
+                ..Default::default()
+            })
+            .await
+    );
+    check!(
+        root.iter().map(|e| e.id).collect::<Vec<_>>() == [ids[4], ids[0]],
+        "actor filter: {root:?}"
+    );
+    let page1 = tryc!(
+        store
+            .audit(&AuditFilter {
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+    );
+    check!(
+        page1.iter().map(|e| e.id).collect::<Vec<_>>() == [ids[4], ids[3]],
+        "limit: {page1:?}"
+    );
+    let page2 = tryc!(
+        store
+            .audit(&AuditFilter {
+                limit: 2,
+                before_id: page1.last().map(|e| e.id),
+                ..Default::default()
+            })
+            .await
+    );
+    check!(
+        page2.iter().map(|e| e.id).collect::<Vec<_>>() == [ids[2], ids[1]],
+        "next page: {page2:?}"
+    );
+    let none = tryc!(
+        store
+            .audit(&AuditFilter {
+                action: Some("export".into()),
+                ..Default::default()
+            })
+            .await
+    );
+    check!(none.is_empty(), "no such action: {none:?}");
     Ok(())
 }
