@@ -51,6 +51,10 @@ pub enum AuthError {
     /// The perimeter given does not fit the role.
     #[error("{0}")]
     Perimeter(String),
+    #[error(
+        "invalid username {0:?}: 1 to 64 of a-z, 0-9, '.', '_', '@', '-', starting with a letter or digit"
+    )]
+    Username(String),
     #[error("the system's random number generator failed: {0}")]
     Random(String),
     #[error("password hashing failed: {0}")]
@@ -350,6 +354,27 @@ impl Principal {
             PrincipalKind::Token => format!("token:{}", self.name),
         }
     }
+}
+
+// --- usernames -------------------------------------------------------------
+
+/// Longest accepted username.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// The canonical form of a username: trimmed, lowercase, 1 to 64 of
+/// `a-z 0-9 . _ @ -`, starting with a letter or digit. Apply it both when
+/// creating a user and before looking one up at login.
+pub fn normalize_username(raw: &str) -> Result<String, AuthError> {
+    let name = raw.trim().to_ascii_lowercase();
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c);
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !starts_ok || name.len() > MAX_USERNAME_CHARS || !name.chars().all(ok_char) {
+        return Err(AuthError::Username(raw.to_string()));
+    }
+    Ok(name)
 }
 
 // --- passwords -------------------------------------------------------------

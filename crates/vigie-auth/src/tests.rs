@@ -165,6 +165,24 @@ fn principal_actor_names() {
 }
 
 #[test]
+fn usernames() {
+    assert_eq!(normalize_username(" Alice ").unwrap(), "alice");
+    assert_eq!(
+        normalize_username("j.dupont@ars-idf.fr").unwrap(),
+        "j.dupont@ars-idf.fr"
+    );
+    assert_eq!(normalize_username("rx1_ssi-2").unwrap(), "rx1_ssi-2");
+    for bad in ["", " ", "-alice", ".x", "a b", "élodie", "a/b", "a\nb"] {
+        assert!(
+            matches!(normalize_username(bad), Err(AuthError::Username(_))),
+            "{bad:?}"
+        );
+    }
+    assert!(normalize_username(&"a".repeat(64)).is_ok());
+    assert!(normalize_username(&"a".repeat(65)).is_err());
+}
+
+#[test]
 fn password_policy() {
     assert_eq!(
         hash_password("short").unwrap_err(),

@@ -1,5 +1,6 @@
 //! The `vigie` command line.
 
+mod accounts;
 mod app;
 mod bench;
 mod bench_watch;
@@ -83,6 +84,14 @@ enum Command {
     /// Exposure watch: DNS, TLS, HTTP and defacement of public services.
     #[command(subcommand)]
     Watch(watch::WatchCommand),
+    /// Accounts of the web dashboard and API: national, regional and establishment perimeters.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// API tokens (ingest pipelines, scripts): shown once, stored hashed, revocable.
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
+    /// The audit log: logins, ingests, exports and administrative actions, newest first.
+    Audit(accounts::AuditArgs),
     /// Benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -279,6 +288,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status => commands::status(&ctx).await,
         Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Watch(w) => watch::run(&ctx, w).await,
+        Command::User(u) => accounts::user(&ctx, u).await,
+        Command::Token(t) => accounts::token(&ctx, t).await,
+        Command::Audit(a) => accounts::audit(&ctx, a).await,
         Command::Bench(b) => bench::run(&ctx, b).await,
     }
 }
