@@ -245,12 +245,9 @@ impl MetricsState {
         gauge(
             "vigie_target_state",
             "The target's declared state: one series per target, labelled with the current state, value 1.",
-            &mut targets.values().map(|t| {
-                (
-                    format!("{},state=\"{}\"", t.labels, t.state.as_str()),
-                    1.0,
-                )
-            }),
+            &mut targets
+                .values()
+                .map(|t| (format!("{},state=\"{}\"", t.labels, t.state.as_str()), 1.0)),
         );
         gauge(
             "vigie_defaced",
