@@ -14,6 +14,7 @@
 
 mod bars;
 mod format;
+mod heat;
 mod line;
 mod palette;
 mod risk;
@@ -26,6 +27,7 @@ mod xy;
 
 pub use bars::StackedBars;
 pub use format::{Axis, ValueFormat, XAxis, civil_from_days, days_from_civil, format_date};
+pub use heat::{HeatCell, HeatGrid};
 pub use line::{Burndown, BurndownStatus, LineChart, Series};
 pub use palette::{
     DASHES, FILL_PALETTE, LINE_PALETTE, NO_DATA_COLOR, RISK_BANDS, contrast_ratio, dash,

@@ -263,7 +263,7 @@ impl XyChart<'_> {
             .iter()
             .filter(|l| l.end_label && !l.points.is_empty())
             .count();
-        let room_for_ends = n_end as f64 * 14.0 <= plot_h_px + 8.0;
+        let room_for_ends = n_end as f64 * 14.0 <= plot_h_px - 6.0;
         let end_texts: Vec<Option<String>> = self
             .lines
             .iter()
@@ -406,18 +406,23 @@ impl XyChart<'_> {
                 }
                 let t = truncate_to_width(label, (plot_w * 0.6).max(40.0), TICK_FONT.size);
                 let tw = text_width(&t, TICK_FONT.size);
-                // To the right of the line when it fits, else to the left.
-                let (x_start, anchor) = if px + 5.0 + tw <= w - PAD || px - 5.0 - tw < PAD {
-                    (px + 5.0, Anchor::Start)
-                } else {
-                    (px - 5.0 - tw, Anchor::End)
-                };
-                let t = if anchor_is_start(anchor) && x_start + tw > w - PAD {
-                    truncate_to_width(&t, (w - PAD - x_start).max(20.0), TICK_FONT.size)
+                // To the right of the line when it fits, else to the left,
+                // else on the roomier side, shortened; never over the y ticks.
+                let space_right = (w - PAD) - (px + 5.0);
+                let space_left = (px - 5.0) - left;
+                let start = tw <= space_right || (tw > space_left && space_right >= space_left);
+                let room = if start { space_right } else { space_left };
+                let t = if tw > room {
+                    truncate_to_width(&t, room.max(20.0), TICK_FONT.size)
                 } else {
                     t
                 };
                 let tw = text_width(&t, TICK_FONT.size);
+                let (x_start, anchor) = if start {
+                    (px + 5.0, Anchor::Start)
+                } else {
+                    (px - 5.0 - tw, Anchor::End)
+                };
                 let span = (x_start - 3.0, x_start + tw + 3.0);
                 let row = rows
                     .iter()
@@ -588,10 +593,6 @@ impl XyChart<'_> {
 
         svg::document(self.title, &self.desc, w, h, self.class, false, &body)
     }
-}
-
-fn anchor_is_start(a: Anchor) -> bool {
-    matches!(a, Anchor::Start)
 }
 
 /// Path data for pixel points; dense series are reduced per pixel column

@@ -5,8 +5,8 @@ mod common;
 use common::samples;
 use common::xml::{check_chart, desc_text, parse, title_text};
 use vigie_charts::{
-    Axis, Burndown, LineChart, Series, Sparkline, StackedBars, ValueFormat, XAxis, days_from_civil,
-    risk_legend_svg, text_width,
+    Axis, Burndown, HeatCell, HeatGrid, LineChart, Series, Sparkline, StackedBars, ValueFormat,
+    XAxis, contrast_ratio, days_from_civil, risk_legend_svg, text_width,
 };
 
 const HOSTILE: &str = "<script>alert('x')</script> & \"Saint-Éloi\" <b>'CHU'</b> ]]> &amp;";
@@ -574,4 +574,46 @@ fn writes_samples_for_inspection() {
     for (name, svg) in samples::all() {
         std::fs::write(dir.join(format!("{name}.svg")), svg).unwrap();
     }
+}
+
+#[test]
+fn heat_grid_tiles_are_readable() {
+    let g = samples::heat();
+    let doc = check_chart(&g.to_svg());
+    let tiles = doc.with_class("rect", "vc-tile");
+    assert_eq!(tiles.len(), 8);
+    // Text on each tile contrasts with it (WCAG AA).
+    let values = doc.with_class("text", "vc-tile-value");
+    for (t, v) in tiles.iter().zip(&values) {
+        let ratio = contrast_ratio(t.attr("fill").unwrap(), v.attr("fill").unwrap()).unwrap();
+        assert!(ratio >= 4.5, "{ratio}");
+    }
+    assert_eq!(values[0].text, "1.2 %");
+    assert_eq!(values[7].text, "no data");
+    let desc = desc_text(&doc);
+    assert!(
+        desc.contains("North East & Yorkshire: 41 %, band 35–50 % (2050 hosts)."),
+        "{desc}"
+    );
+    assert_eq!(parse(&g.data_table_html()).all("tr").len(), 1 + 8);
+
+    let empty = HeatGrid {
+        title: HOSTILE.into(),
+        ..Default::default()
+    };
+    let doc = check_chart(&empty.to_svg());
+    assert!(doc.texts().iter().any(|t| t == "No data"));
+    let one = HeatGrid {
+        cells: vec![HeatCell {
+            label: HOSTILE.into(),
+            value: f64::INFINITY,
+            detail: HOSTILE.into(),
+        }],
+        columns: 0,
+        width: 0,
+        ..Default::default()
+    };
+    let svg = one.to_svg();
+    assert!(!svg.contains("<script"));
+    check_chart(&svg);
 }

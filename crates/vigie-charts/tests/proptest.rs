@@ -4,7 +4,10 @@ mod common;
 
 use common::xml::check_chart;
 use proptest::prelude::*;
-use vigie_charts::{Axis, Burndown, LineChart, Series, Sparkline, StackedBars, ValueFormat, XAxis};
+use vigie_charts::{
+    Axis, Burndown, HeatCell, HeatGrid, LineChart, Series, Sparkline, StackedBars, ValueFormat,
+    XAxis,
+};
 
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -118,6 +121,15 @@ proptest! {
         let b = Burndown { title: label.clone(), remaining: pts.clone(), deadline, target, deadline_label: label.clone(), width: w, height: h, ..Default::default() };
         check_chart(&b.to_svg());
         common::xml::parse(&b.data_table_html());
+        let g = HeatGrid {
+            title: label.clone(),
+            cells: pts.iter().map(|p| HeatCell { label: label.clone(), value: p.1, detail: label.clone() }).collect(),
+            columns: h % 9,
+            width: w,
+            ..Default::default()
+        };
+        check_chart(&g.to_svg());
+        common::xml::parse(&g.data_table_html());
         let s = Sparkline { values: pts.iter().map(|p| p.1).collect(), label, width: w, height: h, ..Default::default() };
         check_chart(&s.to_svg());
         common::xml::parse(&s.data_table_html());

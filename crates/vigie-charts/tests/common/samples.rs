@@ -205,6 +205,40 @@ pub fn negative() -> LineChart {
     }
 }
 
+pub fn heat() -> vigie_charts::HeatGrid {
+    let shares = [0.012, 0.034, 0.071, 0.16, 0.27, 0.41, 0.63, f64::NAN];
+    let names = [
+        "London",
+        "South East",
+        "South West",
+        "East of England",
+        "Midlands",
+        "North East & Yorkshire",
+        "North West",
+        "Isle of Man (no inventory)",
+    ];
+    vigie_charts::HeatGrid {
+        title: "End-of-life OS by region".into(),
+        description: "Share of hosts on an end-of-life OS, today.".into(),
+        cells: names
+            .iter()
+            .zip(shares)
+            .map(|(n, v)| vigie_charts::HeatCell {
+                label: n.to_string(),
+                value: v,
+                detail: if v.is_finite() {
+                    format!("{} hosts", (v * 5000.0).round())
+                } else {
+                    String::new()
+                },
+            })
+            .collect(),
+        columns: 4,
+        width: 900,
+        format: ValueFormat::Percent,
+    }
+}
+
 /// Every sample, by file stem.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
@@ -213,6 +247,7 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("horizontal", horizontal().to_svg()),
         ("burndown", burndown().to_svg()),
         ("sparkline", sparkline().to_svg()),
+        ("heat", heat().to_svg()),
         (
             "risk-legend",
             vigie_charts::risk_legend_svg("Share of hosts at risk", 900),
