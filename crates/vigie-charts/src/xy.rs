@@ -578,6 +578,16 @@ impl XyChart<'_> {
                 if (ly - y).abs() > 2.0 {
                     svg::line(&mut body, x + 4.0, y, x + 8.0, *ly, color, 1.0, "", "");
                 }
+                // A light backing keeps the value legible over other lines.
+                svg::rect(
+                    &mut body,
+                    x + 7.0,
+                    ly - 7.5,
+                    text_width(t, VALUE_FONT.size) + 4.0,
+                    15.0,
+                    "#ffffff",
+                    "fill-opacity=\"0.85\"",
+                );
                 svg::text(
                     &mut body,
                     x + 9.0,
