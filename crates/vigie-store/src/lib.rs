@@ -234,6 +234,8 @@ pub struct HostFilter {
     /// Only hosts without an establishment (national scope only).
     pub unassigned_only: bool,
     pub hostname: Option<String>,
+    /// One host by id (the scope still applies: outside it, nothing).
+    pub host_id: Option<i64>,
     pub limit: Option<u64>,
     pub offset: u64,
 }

@@ -1301,6 +1301,9 @@ impl SqlStore {
             conds.push(format!("LOWER(h.hostname) = ${n}"));
             binds.push(h.to_ascii_lowercase());
         }
+        if let Some(id) = filter.host_id {
+            conds.push(format!("h.id = {id}"));
+        }
         Ok((conds.join(" AND "), at_end, binds))
     }
 }

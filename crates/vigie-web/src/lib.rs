@@ -1,1 +1,214 @@
-//! vigie web: the dashboard, the REST API, sessions and API tokens.
+//! vigie's web server: the dashboard (server-rendered HTML that works
+//! without JavaScript, SVG charts drawn on the server), the REST API
+//! (`/api/v1`, with its OpenAPI document), sessions for people and API
+//! tokens for scripts and agents.
+//!
+//! Every route is listed in [`routes::ROUTES`] with who may call it; the
+//! router is built from that table and the authorization matrix test walks
+//! it. Every read is cut to the caller's perimeter, and what lies outside
+//! reads exactly like what does not exist.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod pages;
+pub mod routes;
+pub mod scope;
+pub mod setup;
+pub mod state;
+pub mod tiles;
+
+pub use auth::Caller;
+pub use routes::{Access, Kind, ROUTES, RouteId, RouteSpec, Subject};
+pub use state::{AppState, PipelineFactory, RuleInfo, WebConfig};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use error::ApiResult;
+use std::net::SocketAddr;
+use vigie_store::{HostFilter, HostView, Scope};
+
+/// Security headers on every answer: no inline script anywhere, no
+/// framing, no sniffing, no caching of perimeter data.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+async fn hsts(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    resp
+}
+
+/// Small bodies everywhere but ingest.
+const FORM_LIMIT: usize = 64 * 1024;
+
+fn handler(id: RouteId, st: &AppState) -> MethodRouter<AppState> {
+    use RouteId::*;
+    match id {
+        Health => get(|| async { "ok\n" }),
+        Css => get(pages::css),
+        LoginPage => get(auth::login_page),
+        LoginSubmit => post(auth::login_submit),
+        Logout => post(auth::logout),
+        OverviewPage => get(pages::overview),
+        RegionPage => get(pages::region),
+        EstablishmentPage => get(pages::establishment),
+        HostPage => get(pages::host),
+        RulesPage => get(pages::rules),
+        KbPage => get(pages::kb),
+        WatchPage => get(pages::watch),
+        AuditPage => get(pages::audit),
+        OpenApi => get(openapi::document),
+        ApiMe => get(api::me),
+        ApiPosture => get(api::posture),
+        ApiTrend => get(api::trend),
+        ApiRegions => get(api::regions),
+        ApiRegion => get(api::region),
+        ApiEstablishments => get(api::establishments),
+        ApiEstablishment => get(api::establishment),
+        ApiHosts => get(api::hosts),
+        ApiHost => get(api::host),
+        ApiRules => get(api::rules),
+        ApiKb => get(api::kb),
+        ApiWatchTargets => get(api::watch_targets),
+        ApiWatchEvents => get(api::watch_events),
+        ApiWatchUptime => get(api::watch_uptime),
+        ApiIngest => post(api::ingest).layer(DefaultBodyLimit::max(st.cfg.max_ingest_bytes)),
+        ApiAudit => get(api::audit_log),
+    }
+}
+
+/// The application, built from the route table.
+pub fn router(st: AppState) -> Router {
+    let mut app: Router<AppState> = Router::new();
+    // routes sharing a path (GET and POST /login) are merged by axum
+    for spec in ROUTES {
+        app = app.route(spec.path, handler(spec.id, &st));
+    }
+    let mut app = app
+        .fallback(|| async { error::ApiError::not_found().into_response() })
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn(security_headers));
+    if st.cfg.secure_cookies {
+        app = app.layer(axum::middleware::from_fn(hsts));
+    }
+    app.with_state(st)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    st: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(st).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// One host by id, if the scope may read it.
+pub async fn find_host(st: &AppState, scope: &Scope, id: i64) -> ApiResult<Option<HostView>> {
+    let filter = HostFilter {
+        host_id: Some(id),
+        limit: Some(1),
+        ..HostFilter::default()
+    };
+    Ok(st.store.hosts(scope, &filter).await?.into_iter().next())
+}
+
+/// Appends to the audit log; a failure to write it is logged, not hidden.
+pub async fn audit(
+    st: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+) {
+    audit_raw(
+        st,
+        &caller.principal().actor(),
+        action,
+        target,
+        outcome,
+        caller.ip.clone(),
+        detail,
+    )
+    .await;
+}
+
+pub async fn audit_raw(
+    st: &AppState,
+    actor: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    ip: Option<String>,
+    detail: serde_json::Value,
+) {
+    let entry = vigie_store::NewAuditEntry {
+        at: jiff::Timestamp::now(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target: target.to_string(),
+        outcome: outcome.to_string(),
+        ip,
+        detail,
+    };
+    if let Err(e) = st.store.append_audit(&entry).await {
+        tracing::error!("audit log write failed: {e}");
+    }
+}
+
+pub async fn audit_entries(
+    st: &AppState,
+    since: i64,
+    action: Option<&str>,
+) -> ApiResult<Vec<vigie_store::AuditEntry>> {
+    let filter = vigie_store::AuditFilter {
+        since: jiff::Timestamp::from_second(since).ok(),
+        action: action.map(str::to_string),
+        limit: 10_000,
+        ..vigie_store::AuditFilter::default()
+    };
+    Ok(st.store.audit(&filter).await?)
+}

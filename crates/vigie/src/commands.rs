@@ -423,6 +423,7 @@ pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
         at: parse_day(a.at.as_deref(), "at")?,
         unassigned_only: a.unassigned,
         hostname: a.hostname.clone(),
+        host_id: None,
         limit: Some(a.limit),
         offset: a.offset,
     };

@@ -8,6 +8,7 @@ mod commands;
 mod demo;
 mod metrics;
 mod output;
+mod serve;
 mod watch;
 
 use anyhow::Result;
@@ -84,6 +85,8 @@ enum Command {
     /// Exposure watch: DNS, TLS, HTTP and defacement of public services.
     #[command(subcommand)]
     Watch(watch::WatchCommand),
+    /// The web dashboard and the REST API (/api/v1).
+    Serve(serve::ServeArgs),
     /// Accounts of the web dashboard and API: national, regional and establishment perimeters.
     #[command(subcommand)]
     User(accounts::UserCommand),
@@ -288,6 +291,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status => commands::status(&ctx).await,
         Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Watch(w) => watch::run(&ctx, w).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
         Command::User(u) => accounts::user(&ctx, u).await,
         Command::Token(t) => accounts::token(&ctx, t).await,
         Command::Audit(a) => accounts::audit(&ctx, a).await,

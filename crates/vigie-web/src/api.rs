@@ -1,0 +1,804 @@
+//! `/api/v1`: JSON for everything the pages show, CSV for every list
+//! (`?format=csv`), and ingest. Every read is cut to the caller's
+//! perimeter; what lies outside reads as "not found".
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::scope::{establishment_visible, narrow, region_visible};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vigie_core::{Day, EstablishmentCode, RegionCode, RuleId};
+use vigie_store::{GroupBy, HostFilter, Scope, Step, WatchGroup};
+
+/// Query parameters shared by list endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub format: Option<String>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+    pub region: Option<String>,
+    pub establishment: Option<String>,
+    pub by: Option<String>,
+    pub at: Option<String>,
+    pub rule: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub step: Option<String>,
+    pub hostname: Option<String>,
+    pub since: Option<String>,
+    pub action: Option<String>,
+}
+
+pub const MAX_PER_PAGE: u64 = 1000;
+
+impl ListQuery {
+    fn page(&self) -> ApiResult<(u64, u64)> {
+        let page = self.page.unwrap_or(1);
+        let per = self.per_page.unwrap_or(100);
+        if page == 0 || per == 0 || per > MAX_PER_PAGE {
+            return Err(ApiError::bad_request(format!(
+                "page starts at 1 and per_page is 1 to {MAX_PER_PAGE}"
+            )));
+        }
+        Ok((page, per))
+    }
+    fn csv(&self) -> ApiResult<bool> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(false),
+            Some("csv") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "format {other:?}: use json or csv"
+            ))),
+        }
+    }
+    fn day(v: Option<&str>, what: &str) -> ApiResult<Option<Day>> {
+        v.map(|s| {
+            Day::parse(s).map_err(|_| ApiError::bad_request(format!("{what}: a day is YYYY-MM-DD")))
+        })
+        .transpose()
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+fn today() -> Day {
+    Day::of_timestamp(jiff::Timestamp::now())
+}
+
+/// Rows as CSV: the keys of the first row are the columns; nested values
+/// are written as JSON.
+pub fn csv_response<T: Serialize>(rows: &[T], name: &str) -> ApiResult<Response> {
+    let values: Vec<serde_json::Value> = rows
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    let mut columns: Vec<String> = Vec::new();
+    for v in &values {
+        if let serde_json::Value::Object(m) = v {
+            for k in m.keys() {
+                if !columns.contains(k) {
+                    columns.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&columns).map_err(ApiError::internal)?;
+    for v in &values {
+        let row: Vec<String> = columns
+            .iter()
+            .map(|c| match v.get(c) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => defuse(s),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                Some(serde_json::Value::Bool(b)) => b.to_string(),
+                Some(other) => defuse(&other.to_string()),
+            })
+            .collect();
+        w.write_record(&row).map_err(ApiError::internal)?;
+    }
+    let body = w.into_inner().map_err(ApiError::internal)?;
+    let mut resp = body.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// A cell a spreadsheet would run as a formula is prefixed with a quote
+/// (CSV injection): host names and software titles come from inventories.
+fn defuse(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn list_response<T: Serialize>(q: &ListQuery, items: Vec<T>, name: &str) -> ApiResult<Response> {
+    let (page, per) = q.page()?;
+    let total = items.len() as u64;
+    let start = ((page - 1) * per).min(total) as usize;
+    let end = (start as u64 + per).min(total) as usize;
+    let mut items = items;
+    let slice: Vec<T> = items.drain(start..end).collect();
+    if q.csv()? {
+        return csv_response(&slice, name);
+    }
+    Ok(Json(Paged {
+        items: slice,
+        page,
+        per_page: per,
+        total,
+    })
+    .into_response())
+}
+
+// ---------------------------------------------------------------------
+
+#[derive(Serialize)]
+pub struct Me {
+    pub name: String,
+    pub kind: &'static str,
+    pub role: String,
+    pub region: Option<String>,
+    pub establishment: Option<String>,
+}
+
+pub async fn me(caller: Caller) -> ApiResult<Json<Me>> {
+    Ok(Json(Me {
+        name: caller.name.clone(),
+        kind: caller.kind_str(),
+        role: caller.grant.role().as_str().to_string(),
+        region: caller.grant.region().map(ToString::to_string),
+        establishment: caller.grant.establishment().map(ToString::to_string),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct RuleShare {
+    pub hosts: u64,
+    pub share: f64,
+    pub needs_review: u64,
+}
+
+#[derive(Serialize)]
+pub struct PostureItem {
+    pub group: String,
+    pub name: String,
+    pub hosts: u64,
+    pub rules: BTreeMap<String, RuleShare>,
+}
+
+fn share(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        (n as f64 / of as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
+pub fn group_by(s: Option<&str>) -> ApiResult<GroupBy> {
+    match s {
+        None => Ok(GroupBy::Sector),
+        Some(v) => GroupBy::parse(v)
+            .ok_or_else(|| ApiError::bad_request("by: use sector, region or establishment")),
+    }
+}
+
+pub async fn posture_items(
+    st: &AppState,
+    scope: &Scope,
+    by: GroupBy,
+    at: Day,
+) -> ApiResult<Vec<PostureItem>> {
+    let rows = st.store.posture(scope, by, at).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PostureItem {
+            rules: st
+                .rules
+                .iter()
+                .map(|rule| {
+                    let n = r.rules.get(&rule.id).copied().unwrap_or(0);
+                    (
+                        rule.id.clone(),
+                        RuleShare {
+                            hosts: n,
+                            share: share(n, r.hosts),
+                            needs_review: r.review.get(&rule.id).copied().unwrap_or(0),
+                        },
+                    )
+                })
+                .collect(),
+            group: r.group,
+            name: r.name,
+            hosts: r.hosts,
+        })
+        .collect())
+}
+
+pub async fn posture(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let at = ListQuery::day(q.at.as_deref(), "at")?.unwrap_or_else(today);
+    let items = posture_items(&st, &scope, group_by(q.by.as_deref())?, at).await?;
+    if q.csv()? {
+        // one row per group and rule
+        let flat: Vec<serde_json::Value> = items
+            .iter()
+            .flat_map(|i| {
+                i.rules.iter().map(move |(rule, s)| {
+                    serde_json::json!({"group": i.group, "name": i.name, "hosts": i.hosts, "rule": rule,
+                        "with_rule": s.hosts, "share": s.share, "needs_review": s.needs_review})
+                })
+            })
+            .collect();
+        return csv_response(&flat, "posture");
+    }
+    list_response(&q, items, "posture")
+}
+
+#[derive(Serialize)]
+pub struct TrendItem {
+    pub day: Day,
+    pub group: String,
+    pub hosts: u64,
+    pub with_rule: u64,
+    pub share: f64,
+    pub needs_review: u64,
+}
+
+pub async fn trend_items(
+    st: &AppState,
+    scope: &Scope,
+    rule: &RuleId,
+    by: GroupBy,
+    from: Day,
+    to: Day,
+    step: Step,
+) -> ApiResult<Vec<TrendItem>> {
+    Ok(st
+        .store
+        .trend(scope, rule, by, from, to, step)
+        .await?
+        .into_iter()
+        .map(|p| TrendItem {
+            share: share(p.with_rule, p.hosts),
+            day: p.day,
+            group: p.group,
+            hosts: p.hosts,
+            with_rule: p.with_rule,
+            needs_review: p.needs_review,
+        })
+        .collect())
+}
+
+pub async fn trend(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let rule_s = q
+        .rule
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("rule is required"))?;
+    if !st.rules.iter().any(|r| r.id == rule_s) {
+        return Err(ApiError::new(ErrorCode::NotFound, "unknown rule"));
+    }
+    let rule = RuleId::new(rule_s).map_err(|_| ApiError::bad_request("bad rule id"))?;
+    let to = ListQuery::day(q.to.as_deref(), "to")?.unwrap_or_else(today);
+    let from = ListQuery::day(q.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-90));
+    if from > to || to.days_since(from) > 3660 {
+        return Err(ApiError::bad_request(
+            "from must be before to, at most ten years apart",
+        ));
+    }
+    let step = match q.step.as_deref() {
+        None | Some("day") => Step::Day,
+        Some("week") => Step::Week,
+        Some(_) => return Err(ApiError::bad_request("step: use day or week")),
+    };
+    let items = trend_items(
+        &st,
+        &scope,
+        &rule,
+        group_by(q.by.as_deref())?,
+        from,
+        to,
+        step,
+    )
+    .await?;
+    list_response(&q, items, "trend")
+}
+
+#[derive(Serialize)]
+pub struct RegionItem {
+    pub code: String,
+    pub name: String,
+    pub establishments: usize,
+}
+
+pub async fn region_items(st: &AppState, scope: &Scope) -> ApiResult<Vec<RegionItem>> {
+    let org = st.store.org().await?;
+    let visible = st.store.establishments(scope).await?;
+    Ok(org
+        .regions()
+        .iter()
+        .filter(|r| region_visible(scope, &r.code))
+        .map(|r| RegionItem {
+            code: r.code.to_string(),
+            name: r.name.clone(),
+            establishments: visible.iter().filter(|e| e.region == r.code).count(),
+        })
+        .collect())
+}
+
+pub async fn regions(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let items = region_items(&st, &scope).await?;
+    list_response(&q, items, "regions")
+}
+
+#[derive(Serialize)]
+pub struct RegionDetail {
+    pub code: String,
+    pub name: String,
+    pub establishments: Vec<PostureItem>,
+}
+
+pub async fn region(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<RegionDetail>> {
+    let scope = caller.scope()?;
+    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !region_visible(&scope, &code) {
+        return Err(ApiError::not_found());
+    }
+    let org = st.store.org().await?;
+    let Some(r) = org.regions().iter().find(|r| r.code == code) else {
+        return Err(ApiError::not_found());
+    };
+    let ests = posture_items(
+        &st,
+        &Scope::Region(code.clone()),
+        GroupBy::Establishment,
+        today(),
+    )
+    .await?;
+    Ok(Json(RegionDetail {
+        code: code.to_string(),
+        name: r.name.clone(),
+        establishments: ests,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct EstablishmentItem {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub region: String,
+    pub parent: Option<String>,
+}
+
+pub async fn establishments(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let items: Vec<EstablishmentItem> = st
+        .store
+        .establishments(&scope)
+        .await?
+        .into_iter()
+        .map(|e| EstablishmentItem {
+            code: e.code.to_string(),
+            name: e.name,
+            kind: e.kind.as_str().to_string(),
+            region: e.region.to_string(),
+            parent: e.parent,
+        })
+        .collect();
+    list_response(&q, items, "establishments")
+}
+
+#[derive(Serialize)]
+pub struct EstablishmentDetail {
+    pub establishment: EstablishmentItem,
+    pub posture: Option<PostureItem>,
+    pub hosts: u64,
+}
+
+pub async fn establishment(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<EstablishmentDetail>> {
+    let scope = caller.scope()?;
+    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
+        return Err(ApiError::not_found());
+    }
+    let own = Scope::Establishment(code.clone());
+    let Some(e) = st.store.establishments(&own).await?.into_iter().next() else {
+        return Err(ApiError::not_found());
+    };
+    let posture = posture_items(&st, &own, GroupBy::Establishment, today())
+        .await?
+        .into_iter()
+        .next();
+    let hosts = st.store.count_hosts(&own, &HostFilter::default()).await?;
+    Ok(Json(EstablishmentDetail {
+        establishment: EstablishmentItem {
+            code: e.code.to_string(),
+            name: e.name,
+            kind: e.kind.as_str().to_string(),
+            region: e.region.to_string(),
+            parent: e.parent,
+        },
+        posture,
+        hosts,
+    }))
+}
+
+fn host_filter(q: &ListQuery, scope: &Scope) -> ApiResult<HostFilter> {
+    let (page, per) = q.page()?;
+    Ok(HostFilter {
+        establishment: match scope {
+            Scope::Establishment(e) => Some(e.clone()),
+            _ => None,
+        },
+        region: match scope {
+            Scope::Region(r) => Some(r.clone()),
+            _ => None,
+        },
+        rule: q
+            .rule
+            .as_deref()
+            .map(RuleId::new)
+            .transpose()
+            .map_err(|_| ApiError::bad_request("bad rule id"))?,
+        at: ListQuery::day(q.at.as_deref(), "at")?,
+        unassigned_only: false,
+        hostname: q.hostname.clone().filter(|h| !h.is_empty()),
+        host_id: None,
+        limit: Some(per),
+        offset: (page - 1) * per,
+    })
+}
+
+pub async fn hosts(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let filter = host_filter(&q, &scope)?;
+    let items = st.store.hosts(&scope, &filter).await?;
+    if q.csv()? {
+        let flat: Vec<serde_json::Value> = items
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "id": h.id, "hostname": h.hostname, "establishment": h.establishment,
+                    "region": h.region, "os": h.os.name, "os_version": h.os.version,
+                    "last_seen": h.last_seen.to_string(),
+                    "findings": h.findings.iter().map(|f| f.rule.to_string()).collect::<Vec<_>>().join(" "),
+                })
+            })
+            .collect();
+        return csv_response(&flat, "hosts");
+    }
+    let total = st
+        .store
+        .count_hosts(
+            &scope,
+            &HostFilter {
+                limit: None,
+                offset: 0,
+                ..filter.clone()
+            },
+        )
+        .await?;
+    let (page, per) = q.page()?;
+    Ok(Json(Paged {
+        items,
+        page,
+        per_page: per,
+        total,
+    })
+    .into_response())
+}
+
+pub async fn host(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    match crate::find_host(&st, &scope, id).await? {
+        Some(h) => Ok(Json(h).into_response()),
+        None => Err(ApiError::not_found()),
+    }
+}
+
+pub async fn rules(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    // reference data, but a narrowing outside the perimeter is refused
+    // like everywhere else
+    narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    list_response(&q, st.rules.as_ref().clone(), "rules")
+}
+
+pub async fn kb(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    list_response(&q, st.kb.as_ref().clone(), "knowledge-base")
+}
+
+#[derive(Serialize)]
+pub struct TargetItem {
+    pub name: String,
+    pub url: String,
+    pub establishment: Option<String>,
+    pub region: Option<String>,
+    pub status: Option<String>,
+    pub since: Option<i64>,
+}
+
+pub async fn watch_targets(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let items: Vec<TargetItem> = st
+        .store
+        .watch_target_list(&scope)
+        .await?
+        .into_iter()
+        .map(|t| TargetItem {
+            name: t.name,
+            url: t.url,
+            establishment: t.establishment.map(|e| e.to_string()),
+            region: t.region.map(|r| r.to_string()),
+            status: t.state.as_ref().map(|s| s.status.clone()),
+            since: t.state.map(|s| s.since),
+        })
+        .collect();
+    list_response(&q, items, "watch-targets")
+}
+
+pub async fn watch_events(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let since = ListQuery::day(q.since.as_deref(), "since")?
+        .unwrap_or_else(|| today().add_days(-7))
+        .start_second();
+    let items = st.store.watch_events(&scope, since, 10_000).await?;
+    list_response(&q, items, "watch-events")
+}
+
+pub async fn watch_uptime(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    let scope = narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let by = match q.by.as_deref() {
+        None => WatchGroup::Establishment,
+        Some(v) => WatchGroup::parse(v).ok_or_else(|| {
+            ApiError::bad_request("by: use sector, region, establishment or target")
+        })?,
+    };
+    let to = ListQuery::day(q.to.as_deref(), "to")?.unwrap_or_else(today);
+    let from = ListQuery::day(q.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-6));
+    if from > to || to.days_since(from) > 3660 {
+        return Err(ApiError::bad_request(
+            "from must be before to, at most ten years apart",
+        ));
+    }
+    let items = st.store.watch_uptime(&scope, by, from, to).await?;
+    list_response(&q, items, "watch-uptime")
+}
+
+#[derive(Deserialize)]
+pub struct IngestQuery {
+    pub format: Option<String>,
+    pub observed_at: Option<String>,
+    pub name: Option<String>,
+}
+
+pub async fn ingest(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(q): Query<IngestQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !caller.grant.may_ingest_into(&code) {
+        return Err(ApiError::forbidden());
+    }
+    // the establishment must exist (an admin may name any)
+    if st
+        .store
+        .establishments(&Scope::Establishment(code.clone()))
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::not_found());
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request("empty body: send the inventory file"));
+    }
+    let format = q
+        .format
+        .as_deref()
+        .map(|f| {
+            vigie_inventory::Format::parse(f)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown input format {f:?}")))
+        })
+        .transpose()?;
+    let observed_at = q
+        .observed_at
+        .as_deref()
+        .map(|s| {
+            s.parse::<jiff::Timestamp>()
+                .map_err(|_| ApiError::bad_request("observed_at: an RFC 3339 time"))
+        })
+        .transpose()?;
+    let name = q
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("http-upload-{}", code));
+    let opts = vigie_ingest::IngestOptions {
+        establishment: Some(code.clone()),
+        observed_at,
+        format,
+        ..Default::default()
+    };
+    let _one_at_a_time = st.ingest_lock.lock().await;
+    let mut pipeline = (st.pipeline)().await.map_err(ApiError::internal)?;
+    let len = body.len();
+    let result = pipeline
+        .ingest_reader(&name, std::io::Cursor::new(body), &opts)
+        .await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(_) => "error",
+    };
+    crate::audit(
+        &st,
+        &caller,
+        "ingest",
+        code.as_str(),
+        outcome,
+        serde_json::json!({"bytes": len, "name": name}),
+    )
+    .await;
+    match result {
+        Ok(report) => Ok(Json(report).into_response()),
+        Err(e) => Err(ApiError::new(ErrorCode::Unprocessable, e.to_string())),
+    }
+}
+
+pub async fn audit_log(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    narrow(
+        st.store.as_ref(),
+        &caller.scope()?,
+        q.region.as_deref(),
+        q.establishment.as_deref(),
+    )
+    .await?;
+    let since = ListQuery::day(q.since.as_deref(), "since")?
+        .unwrap_or_else(|| today().add_days(-30))
+        .start_second();
+    let items = crate::audit_entries(&st, since, q.action.as_deref()).await?;
+    list_response(&q, items, "audit")
+}

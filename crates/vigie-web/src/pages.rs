@@ -1,0 +1,921 @@
+//! Server-rendered pages. They work without JavaScript; charts are SVG
+//! drawn on the server (crate `vigie-charts`), each with a title, a
+//! description and the same numbers in a table.
+
+use crate::api::{PostureItem, posture_items, trend_items};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::scope::{establishment_visible, region_visible};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use vigie_charts as charts;
+use vigie_core::{Day, EstablishmentCode, RegionCode, RuleId};
+use vigie_store::{GroupBy, HostFilter, Scope, Step, WatchGroup};
+
+/// The rules shown as headline figures, in order, with their labels.
+pub const HEADLINE: &[(&str, &str)] = &[
+    ("os-eol", "End-of-life OS"),
+    ("ms17-010-missing", "MS17-010 missing"),
+    ("smbv1-enabled", "SMBv1 enabled"),
+    ("kev-software", "Known exploited software"),
+    ("patch-age", "Patches older than 60 days"),
+];
+
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{:.1} %", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+fn today() -> Day {
+    Day::of_timestamp(jiff::Timestamp::now())
+}
+
+pub struct UserBox {
+    pub name: String,
+    pub perimeter: String,
+    pub csrf: String,
+    pub admin: bool,
+}
+
+fn user_box(c: &Caller) -> UserBox {
+    UserBox {
+        name: c.name.clone(),
+        perimeter: c.grant.perimeter_label(),
+        csrf: c.csrf.clone().unwrap_or_default(),
+        admin: c.grant.is_admin(),
+    }
+}
+
+fn generated() -> String {
+    vigie_core::rfc3339(jiff::Timestamp::now().as_second())
+}
+
+fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginTpl<'a> {
+    csrf: &'a str,
+    next: &'a str,
+    failed: bool,
+}
+
+pub fn login_html(csrf: &str, next: Option<&str>, failed: bool) -> Response {
+    render(&LoginTpl {
+        csrf,
+        next: next.unwrap_or("/"),
+        failed,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "plain.html")]
+struct PlainTpl<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+pub fn plain_page(title: &str, message: &str) -> Response {
+    render(&PlainTpl { title, message })
+}
+
+pub async fn css() -> Response {
+    let mut r = include_str!("../static/app.css").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    r
+}
+
+pub struct Card {
+    pub label: String,
+    pub value: String,
+    pub detail: String,
+    pub spark: String,
+    pub delta: String,
+    pub tone: &'static str,
+}
+
+pub struct Tile {
+    pub href: String,
+    pub svg: String,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewTpl {
+    title: String,
+    user: UserBox,
+    crumbs: Vec<(String, String)>,
+    generated: String,
+    lede: String,
+    cards: Vec<Card>,
+    grid_title: String,
+    tiles: Vec<Tile>,
+    swatches: Vec<String>,
+    trend: String,
+    table_title: String,
+    table: String,
+    csv_href: String,
+    json_href: String,
+}
+
+pub struct Section {
+    pub title: String,
+    pub note: String,
+    pub html: String,
+    pub exports: Vec<(String, String)>,
+}
+
+impl Section {
+    fn new(title: impl Into<String>, html: String) -> Section {
+        Section {
+            title: title.into(),
+            note: String::new(),
+            html,
+            exports: Vec::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "detail.html")]
+struct DetailTpl {
+    title: String,
+    user: UserBox,
+    crumbs: Vec<(String, String)>,
+    generated: String,
+    lede: String,
+    sections: Vec<Section>,
+}
+
+fn detail(
+    caller: &Caller,
+    title: String,
+    crumbs: Vec<(String, String)>,
+    lede: String,
+    sections: Vec<Section>,
+) -> Response {
+    render(&DetailTpl {
+        title,
+        user: user_box(caller),
+        crumbs,
+        generated: generated(),
+        lede,
+        sections,
+    })
+}
+
+/// A weighted risk (0–1) from a posture row: what a national cell ranks
+/// establishments by.
+pub fn risk(p: &PostureItem) -> f64 {
+    let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.share);
+    (3.0 * s("os-eol")
+        + 3.0 * s("ms17-010-missing")
+        + 2.0 * s("smbv1-enabled")
+        + 2.0 * s("kev-software")
+        + s("patch-age"))
+        / 11.0
+}
+
+/// Share of machines with a critical finding (end of life or MS17-010).
+fn critical_share(p: &PostureItem) -> f64 {
+    let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.share);
+    s("os-eol").max(s("ms17-010-missing"))
+}
+
+fn posture_table(rows: &[PostureItem], link: impl Fn(&PostureItem) -> Option<String>) -> String {
+    let mut h = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Risk</th><th scope=\"col\" class=\"num\">Machines</th>",
+    );
+    for (_, label) in HEADLINE {
+        h.push_str(&format!(
+            "<th scope=\"col\" class=\"num\">{}</th>",
+            esc(label)
+        ));
+    }
+    h.push_str("</tr></thead><tbody>");
+    for r in rows {
+        let name = if r.name.is_empty() { &r.group } else { &r.name };
+        let cell = match link(r) {
+            Some(href) => format!(
+                "<a href=\"{}\">{}</a> <span class=\"code\">{}</span>",
+                esc(&href),
+                esc(name),
+                esc(&r.group)
+            ),
+            None => format!(
+                "{} <span class=\"code\">{}</span>",
+                esc(name),
+                esc(&r.group)
+            ),
+        };
+        let rk = risk(r);
+        h.push_str(&format!(
+            "<tr><th scope=\"row\">{cell}</th><td><span class=\"risk\" data-level=\"{}\">{:.0}</span></td><td class=\"num\">{}</td>",
+            crate::tiles::risk_level(critical_share(r)),
+            rk * 100.0,
+            r.hosts
+        ));
+        for (id, _) in HEADLINE {
+            let n = r.rules.get(*id).map_or(0, |x| x.hosts);
+            h.push_str(&format!(
+                "<td class=\"num\">{} <span class=\"muted\">({})</span></td>",
+                pct(n, r.hosts),
+                n
+            ));
+        }
+        h.push_str("</tr>");
+    }
+    if rows.is_empty() {
+        h.push_str("<tr><td colspan=\"7\">No machines recorded yet.</td></tr>");
+    }
+    h.push_str("</tbody></table>");
+    h
+}
+
+/// Shares of the headline rules over `days`, one series per rule.
+async fn trend_chart(
+    st: &AppState,
+    scope: &Scope,
+    title: &str,
+    days: i32,
+) -> ApiResult<(String, Vec<(String, Vec<(i64, f64)>)>)> {
+    let to = today();
+    let from = to.add_days(-days);
+    let mut series = Vec::new();
+    for (id, label) in HEADLINE {
+        let Ok(rule) = RuleId::new(id) else { continue };
+        if !st.rules.iter().any(|r| r.id == *id) {
+            continue;
+        }
+        let pts = trend_items(st, scope, &rule, GroupBy::Sector, from, to, Step::Day).await?;
+        let points: Vec<(i64, f64)> = pts
+            .iter()
+            .filter(|p| p.hosts > 0)
+            .map(|p| (i64::from(p.day.number()), p.share))
+            .collect();
+        series.push((label.to_string(), points));
+    }
+    let chart = charts::LineChart {
+        title: title.to_string(),
+        description: format!("Share of machines with each finding, per day, {from} to {to}."),
+        x: charts::XAxis::dates("Day"),
+        y: charts::Axis::new("Share of machines", charts::ValueFormat::Percent),
+        series: series
+            .iter()
+            .map(|(n, p)| charts::Series::new(n.clone(), p.clone()))
+            .collect(),
+        width: 960,
+        height: 320,
+        y_min_zero: true,
+        markers: Vec::new(),
+    };
+    Ok((chart.to_svg(), series))
+}
+
+fn sparkline(points: &[(i64, f64)], label: &str) -> String {
+    charts::Sparkline {
+        values: points.iter().map(|p| p.1).collect(),
+        width: 200,
+        height: 40,
+        label: label.to_string(),
+        format: charts::ValueFormat::Percent,
+        color: None,
+    }
+    .to_svg()
+}
+
+/// `GET /`: the sector (national callers), the region (regional analysts);
+/// an establishment officer goes to their establishment's page.
+pub async fn overview(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let (title, by, grid_title) = match &scope {
+        Scope::Establishment(e) => {
+            return Ok(Redirect::to(&format!(
+                "/establishments/{}",
+                crate::auth::urlencode(e.as_str())
+            ))
+            .into_response());
+        }
+        Scope::National => (
+            "Sector overview".to_string(),
+            GroupBy::Region,
+            "Regions".to_string(),
+        ),
+        Scope::Region(r) => (
+            format!("Region {r}"),
+            GroupBy::Establishment,
+            "Establishments".to_string(),
+        ),
+    };
+    let at = today();
+    let total = posture_items(&st, &scope, GroupBy::Sector, at).await?;
+    let total = total.into_iter().next();
+    let (trend, series) = trend_chart(&st, &scope, "Findings over the last 90 days", 90).await?;
+    let hosts = total.as_ref().map_or(0, |t| t.hosts);
+    let mut cards = Vec::new();
+    for (i, (id, label)) in HEADLINE.iter().enumerate() {
+        let n = total
+            .as_ref()
+            .and_then(|t| t.rules.get(*id))
+            .map_or(0, |r| r.hosts);
+        let pts = series.get(i).map(|s| s.1.clone()).unwrap_or_default();
+        let delta = match (pts.first(), pts.last()) {
+            (Some(a), Some(b)) if pts.len() > 1 => {
+                let d = (b.1 - a.1) * 100.0;
+                if d.abs() < 0.05 {
+                    "unchanged over 90 days".to_string()
+                } else if d < 0.0 {
+                    format!("▼ {:.1} points over 90 days", -d)
+                } else {
+                    format!("▲ {d:.1} points over 90 days")
+                }
+            }
+            _ => "no history yet".to_string(),
+        };
+        let share = if hosts == 0 {
+            0.0
+        } else {
+            n as f64 / hosts as f64
+        };
+        cards.push(Card {
+            label: label.to_string(),
+            value: pct(n, hosts),
+            detail: format!("{n} of {hosts} machines"),
+            spark: sparkline(&pts, &format!("{label}, last 90 days")),
+            delta,
+            tone: crate::tiles::risk_level(share),
+        });
+    }
+    let rows = posture_items(&st, &scope, by, at).await?;
+    let mut ranked = rows;
+    ranked.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    let tiles = ranked
+        .iter()
+        .filter(|r| r.group != "unassigned" && !r.group.is_empty())
+        .map(|r| {
+            let href = match by {
+                GroupBy::Region => format!("/regions/{}", crate::auth::urlencode(&r.group)),
+                _ => format!("/establishments/{}", crate::auth::urlencode(&r.group)),
+            };
+            let name = if r.name.is_empty() {
+                r.group.clone()
+            } else {
+                r.name.clone()
+            };
+            Tile {
+                href,
+                svg: crate::tiles::risk_tile(
+                    &name,
+                    &r.group,
+                    critical_share(r),
+                    &format!("{} machines", r.hosts),
+                ),
+            }
+        })
+        .collect();
+    let table = posture_table(&ranked, |r| {
+        if r.group == "unassigned" || r.group.is_empty() {
+            return None;
+        }
+        Some(match by {
+            GroupBy::Region => format!("/regions/{}", crate::auth::urlencode(&r.group)),
+            _ => format!("/establishments/{}", crate::auth::urlencode(&r.group)),
+        })
+    });
+    let by_s = match by {
+        GroupBy::Region => "region",
+        _ => "establishment",
+    };
+    let lede = format!(
+        "{hosts} machines reported by inventories. Figures are measured, not declared: each finding carries its evidence."
+    );
+    Ok(render(&OverviewTpl {
+        title,
+        user: user_box(&caller),
+        crumbs: Vec::new(),
+        generated: generated(),
+        lede,
+        cards,
+        grid_title,
+        tiles,
+        swatches: crate::tiles::legend(),
+        trend,
+        table_title: format!("Ranked by risk ({by_s})"),
+        table,
+        csv_href: format!("/api/v1/posture?by={by_s}&format=csv"),
+        json_href: format!("/api/v1/posture?by={by_s}"),
+    }))
+}
+
+/// `GET /regions/{region}`.
+pub async fn region(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !region_visible(&scope, &code) {
+        return Err(ApiError::not_found());
+    }
+    let org = st.store.org().await?;
+    let Some(region) = org.regions().iter().find(|r| r.code == code) else {
+        return Err(ApiError::not_found());
+    };
+    let rs = Scope::Region(code.clone());
+    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
+    rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    let (trend, _) = trend_chart(
+        &st,
+        &rs,
+        &format!("{}: findings over 90 days", region.name),
+        90,
+    )
+    .await?;
+    let table = posture_table(&rows, |r| {
+        Some(format!(
+            "/establishments/{}",
+            crate::auth::urlencode(&r.group)
+        ))
+    });
+    let q = crate::auth::urlencode(code.as_str());
+    let mut ranking = Section::new("Establishments ranked by risk", table);
+    ranking.note = "Risk weighs end-of-life OS and MS17-010 (3), SMBv1 and known exploited software (2), old patches (1).".into();
+    ranking.exports = vec![
+        (
+            "CSV".into(),
+            format!("/api/v1/posture?by=establishment&region={q}&format=csv"),
+        ),
+        (
+            "JSON".into(),
+            format!("/api/v1/posture?by=establishment&region={q}"),
+        ),
+    ];
+    Ok(detail(
+        &caller,
+        format!("{} ({})", region.name, code),
+        vec![("/".into(), "Overview".into())],
+        format!("{} establishments.", rows.len()),
+        vec![
+            Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),
+            ranking,
+        ],
+    ))
+}
+
+/// `GET /establishments/{establishment}`.
+pub async fn establishment(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
+        return Err(ApiError::not_found());
+    }
+    let es = Scope::Establishment(code.clone());
+    let Some(e) = st.store.establishments(&es).await?.into_iter().next() else {
+        return Err(ApiError::not_found());
+    };
+    let (trend, _) =
+        trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
+    let posture = posture_items(&st, &es, GroupBy::Establishment, today()).await?;
+    let hosts = st
+        .store
+        .hosts(
+            &es,
+            &HostFilter {
+                establishment: Some(code.clone()),
+                limit: Some(5000),
+                ..HostFilter::default()
+            },
+        )
+        .await?;
+    // worst machines: most critical, then high findings
+    let mut worst: Vec<&vigie_store::HostView> =
+        hosts.iter().filter(|h| !h.findings.is_empty()).collect();
+    let weight = |h: &vigie_store::HostView| {
+        h.findings
+            .iter()
+            .map(|f| match f.severity {
+                vigie_core::Severity::Critical => 100,
+                vigie_core::Severity::High => 10,
+                _ => 1,
+            })
+            .sum::<u32>()
+    };
+    worst.sort_by(|a, b| weight(b).cmp(&weight(a)).then(a.id.cmp(&b.id)));
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Machine</th><th scope=\"col\">OS</th><th scope=\"col\">Findings</th><th scope=\"col\">Last seen</th></tr></thead><tbody>",
+    );
+    for h in worst.iter().take(20) {
+        let findings: Vec<String> = h
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "<span class=\"sev {}\">{}</span>",
+                    esc(&format!("{:?}", f.severity).to_lowercase()),
+                    esc(f.rule.as_str())
+                )
+            })
+            .collect();
+        t.push_str(&format!(
+            "<tr><th scope=\"row\"><a href=\"/hosts/{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td></tr>",
+            h.id,
+            esc(h.hostname.as_deref().unwrap_or("(no name)")),
+            esc(&format!("{} {}", h.os.name.as_deref().unwrap_or(""), h.os.version.as_deref().unwrap_or(""))),
+            findings.join(" "),
+            esc(&h.last_seen.to_string()[..10.min(h.last_seen.to_string().len())])
+        ));
+    }
+    if worst.is_empty() {
+        t.push_str("<tr><td colspan=\"4\">No machine has an open finding.</td></tr>");
+    }
+    t.push_str("</tbody></table>");
+    // sources and the age of their last inventory
+    let mut sources: std::collections::BTreeMap<String, (usize, i64)> = Default::default();
+    for h in &hosts {
+        for s in &h.sources {
+            let e = sources
+                .entry(s.kind.as_str().to_string())
+                .or_insert((0, i64::MIN));
+            e.0 += 1;
+            e.1 = e.1.max(s.last_observed.as_second());
+        }
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let mut src = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\" class=\"num\">Machines</th><th scope=\"col\">Latest inventory</th><th scope=\"col\" class=\"num\">Age (days)</th></tr></thead><tbody>",
+    );
+    for (name, (n, last)) in &sources {
+        let age = (now - last).max(0) / 86_400;
+        src.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td class=\"num\">{n}</td><td>{}</td><td class=\"num{}\">{age}</td></tr>",
+            esc(name),
+            esc(&vigie_core::rfc3339(*last)),
+            if age > 30 { " stale" } else { "" }
+        ));
+    }
+    if sources.is_empty() {
+        src.push_str("<tr><td colspan=\"4\">No inventory received yet.</td></tr>");
+    }
+    src.push_str("</tbody></table>");
+    let q = crate::auth::urlencode(code.as_str());
+    let mut rules = Section::new("Posture by rule", posture_table(&posture, |_| None));
+    rules.exports = vec![
+        (
+            "CSV".into(),
+            format!("/api/v1/posture?by=establishment&establishment={q}&format=csv"),
+        ),
+        (
+            "JSON".into(),
+            format!("/api/v1/posture?by=establishment&establishment={q}"),
+        ),
+    ];
+    let mut worst_s = Section::new("Worst machines", t);
+    worst_s.exports = vec![
+        (
+            "All machines (CSV)".into(),
+            format!("/api/v1/hosts?establishment={q}&format=csv&per_page=1000"),
+        ),
+        ("JSON".into(), format!("/api/v1/hosts?establishment={q}")),
+    ];
+    let mut crumbs = vec![("/".to_string(), "Overview".to_string())];
+    if region_visible(&scope, &e.region) {
+        crumbs.push((
+            format!("/regions/{}", crate::auth::urlencode(e.region.as_str())),
+            e.region.to_string(),
+        ));
+    }
+    Ok(detail(
+        &caller,
+        format!("{} ({})", e.name, e.code),
+        crumbs,
+        format!(
+            "{} · region {} · {} machines",
+            e.kind.as_str(),
+            e.region,
+            hosts.len()
+        ),
+        vec![
+            Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),
+            rules,
+            worst_s,
+            Section::new("Inventory sources", src),
+        ],
+    ))
+}
+
+/// `GET /hosts/{host}`.
+pub async fn host(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let Some(h) = crate::find_host(&st, &scope, id).await? else {
+        return Err(ApiError::not_found());
+    };
+    let mut info = String::from("<dl class=\"facts\">");
+    let mut fact =
+        |k: &str, v: String| info.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v)));
+    fact(
+        "Establishment",
+        h.establishment
+            .as_ref()
+            .map_or("unassigned".into(), |e| e.to_string()),
+    );
+    fact(
+        "Operating system",
+        format!(
+            "{} {} {}",
+            h.os.name.as_deref().unwrap_or(""),
+            h.os.version.as_deref().unwrap_or(""),
+            h.os.build.map(|b| format!("build {b}")).unwrap_or_default()
+        ),
+    );
+    fact("First seen", h.first_seen.to_string());
+    fact("Last seen", h.last_seen.to_string());
+    fact("Attribution", h.attribution.clone().unwrap_or_default());
+    info.push_str("</dl>");
+    let mut f = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Severity</th><th scope=\"col\">Status</th><th scope=\"col\">Open since</th><th scope=\"col\">Last seen</th><th scope=\"col\">Evidence</th></tr></thead><tbody>",
+    );
+    for x in &h.findings {
+        let ev = serde_json::to_string_pretty(&x.evidence).unwrap_or_default();
+        f.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td><span class=\"sev {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td><details><summary>evidence</summary><pre>{}</pre></details></td></tr>",
+            esc(x.rule.as_str()),
+            esc(&format!("{:?}", x.severity).to_lowercase()),
+            esc(&format!("{:?}", x.severity).to_lowercase()),
+            esc(&format!("{:?}", x.status).to_lowercase()),
+            esc(&x.first_seen.to_string()),
+            esc(&x.last_seen.to_string()),
+            esc(&ev)
+        ));
+    }
+    if h.findings.is_empty() {
+        f.push_str("<tr><td colspan=\"6\">No open finding.</td></tr>");
+    }
+    f.push_str("</tbody></table>");
+    let mut s = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Last report</th></tr></thead><tbody>",
+    );
+    for src in &h.sources {
+        s.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            esc(src.kind.as_str()),
+            esc(&src.last_observed.to_string())
+        ));
+    }
+    s.push_str("</tbody></table>");
+    let name = h
+        .hostname
+        .clone()
+        .unwrap_or_else(|| format!("host {}", h.id));
+    let mut crumbs = vec![("/".to_string(), "Overview".to_string())];
+    if let Some(e) = &h.establishment {
+        crumbs.push((
+            format!("/establishments/{}", crate::auth::urlencode(e.as_str())),
+            e.to_string(),
+        ));
+    }
+    let mut findings = Section::new("Findings", f);
+    findings.exports = vec![("JSON".into(), format!("/api/v1/hosts/{}", h.id))];
+    Ok(detail(
+        &caller,
+        name,
+        crumbs,
+        String::new(),
+        vec![
+            Section::new("Machine", info),
+            findings,
+            Section::new("Sources", s),
+        ],
+    ))
+}
+
+/// `GET /rules`.
+pub async fn rules(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.scope()?;
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Severity</th><th scope=\"col\">Why</th><th scope=\"col\">Remediation</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
+    );
+    for r in st.rules.iter() {
+        t.push_str(&format!(
+            "<tr><th scope=\"row\">{}<br><span class=\"muted\">{}</span></th><td><span class=\"sev {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.id), esc(&r.title), esc(&r.severity), esc(&r.severity), esc(&r.rationale), esc(&r.remediation), esc(&r.origin)
+        ));
+    }
+    t.push_str("</tbody></table>");
+    let mut s = Section::new("Rules in effect", t);
+    s.exports = vec![
+        ("CSV".into(), "/api/v1/rules?format=csv".into()),
+        ("JSON".into(), "/api/v1/rules".into()),
+    ];
+    Ok(detail(
+        &caller,
+        "Rules".into(),
+        vec![("/".into(), "Overview".into())],
+        String::new(),
+        vec![s],
+    ))
+}
+
+/// `GET /kb`.
+pub async fn kb(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    caller.scope()?;
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th><th scope=\"col\" class=\"num\">Entries</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
+    );
+    for s in st.kb.iter() {
+        t.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&s.name),
+            esc(&s.version),
+            s.date.map(|d| d.to_string()).unwrap_or_default(),
+            s.entries,
+            esc(&serde_json::to_value(s.origin).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+        ));
+    }
+    t.push_str("</tbody></table>");
+    let mut s = Section::new("Sources and versions", t);
+    s.exports = vec![
+        ("CSV".into(), "/api/v1/kb?format=csv".into()),
+        ("JSON".into(), "/api/v1/kb".into()),
+    ];
+    Ok(detail(
+        &caller,
+        "Knowledge base".into(),
+        vec![("/".into(), "Overview".into())],
+        String::new(),
+        vec![s],
+    ))
+}
+
+/// `GET /watch`.
+pub async fn watch(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let targets = st.store.watch_target_list(&scope).await?;
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Service</th><th scope=\"col\">Establishment</th><th scope=\"col\">State</th><th scope=\"col\">Since</th></tr></thead><tbody>",
+    );
+    let mut failing = 0;
+    for x in &targets {
+        let status = x
+            .state
+            .as_ref()
+            .map_or("not probed yet".to_string(), |s| s.status.clone());
+        if matches!(status.as_str(), "down" | "defaced") {
+            failing += 1;
+        }
+        t.push_str(&format!(
+            "<tr><th scope=\"row\">{}<br><span class=\"muted\">{}</span></th><td>{}</td><td><span class=\"state {}\">{}</span></td><td>{}</td></tr>",
+            esc(&x.name),
+            esc(&x.url),
+            esc(&x.establishment.as_ref().map(|e| e.to_string()).unwrap_or_default()),
+            esc(&status),
+            esc(&status),
+            x.state.as_ref().map(|s| esc(&vigie_core::rfc3339(s.since))).unwrap_or_default()
+        ));
+    }
+    if targets.is_empty() {
+        t.push_str("<tr><td colspan=\"4\">No watched service (see <code>vigie watch add</code>).</td></tr>");
+    }
+    t.push_str("</tbody></table>");
+    let to = today();
+    let up = st
+        .store
+        .watch_uptime(&scope, WatchGroup::Sector, to.add_days(-29), to)
+        .await?;
+    let chart = charts::LineChart {
+        title: "Availability of watched services, last 30 days".into(),
+        description: "Share of probes that found the service available, per day.".into(),
+        x: charts::XAxis::dates("Day"),
+        y: charts::Axis::new("Available", charts::ValueFormat::Percent),
+        series: vec![charts::Series::new(
+            "Availability",
+            up.iter()
+                .map(|r| (i64::from(r.day.number()), r.uptime()))
+                .collect(),
+        )],
+        width: 960,
+        height: 260,
+        y_min_zero: false,
+        markers: Vec::new(),
+    }
+    .to_svg();
+    let mut list = Section::new(
+        format!("{} services, {failing} down or defaced", targets.len()),
+        t,
+    );
+    list.exports = vec![
+        ("CSV".into(), "/api/v1/watch/targets?format=csv".into()),
+        ("JSON".into(), "/api/v1/watch/targets".into()),
+    ];
+    Ok(detail(
+        &caller,
+        "Exposure watch".into(),
+        vec![("/".into(), "Overview".into())],
+        String::new(),
+        vec![
+            Section::new(
+                "Availability",
+                format!("<div class=\"chart\">{chart}</div>"),
+            ),
+            list,
+        ],
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+}
+
+/// `GET /admin/audit`.
+pub async fn audit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Response> {
+    caller.require_admin()?;
+    let since = today().add_days(-30).start_second();
+    let entries = crate::audit_entries(&st, since, q.action.as_deref()).await?;
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th><th scope=\"col\">Action</th><th scope=\"col\">On</th><th scope=\"col\">Outcome</th><th scope=\"col\">From</th></tr></thead><tbody>",
+    );
+    for e in entries.iter().take(1000) {
+        t.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.at.to_string()),
+            esc(&e.actor),
+            esc(&e.action),
+            esc(&e.target),
+            esc(&e.outcome),
+            esc(e.ip.as_deref().unwrap_or(""))
+        ));
+    }
+    t.push_str("</tbody></table>");
+    let mut s = Section::new("Last 30 days", t);
+    s.exports = vec![
+        (
+            "CSV".into(),
+            "/api/v1/audit?format=csv&per_page=1000".into(),
+        ),
+        ("JSON".into(), "/api/v1/audit".into()),
+    ];
+    crate::audit(
+        &st,
+        &caller,
+        "audit-read",
+        "audit-log",
+        "ok",
+        serde_json::json!({}),
+    )
+    .await;
+    Ok(detail(
+        &caller,
+        "Audit log".into(),
+        vec![("/".into(), "Overview".into())],
+        String::new(),
+        vec![s],
+    ))
+}

@@ -1,0 +1,84 @@
+//! What every handler shares.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use vigie_ingest::Pipeline;
+use vigie_kb::KbSource;
+use vigie_store::Store;
+
+/// Builds an ingest pipeline on the current directory, rules and knowledge
+/// base (the binary knows how).
+pub type PipelineFactory =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = anyhow::Result<Pipeline>> + Send>> + Send + Sync>;
+
+/// A rule as the pages and the API show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title: String,
+    pub severity: String,
+    pub rationale: String,
+    pub remediation: String,
+    pub references: Vec<String>,
+    pub origin: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (behind TLS; off only for plain-HTTP tests and demos).
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+    /// Largest inventory accepted by `POST /api/v1/ingest` (bytes).
+    pub max_ingest_bytes: usize,
+    /// Failed logins allowed per user name and per address in `login_window`.
+    pub login_attempts: u32,
+    pub login_window: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            secure_cookies: true,
+            session_ttl: Duration::from_secs(8 * 3600),
+            max_ingest_bytes: 512 << 20,
+            login_attempts: 5,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub pipeline: PipelineFactory,
+    pub rules: Arc<Vec<RuleInfo>>,
+    pub kb: Arc<Vec<KbSource>>,
+    pub cfg: Arc<WebConfig>,
+    pub limiter: Arc<crate::auth::LoginLimiter>,
+    /// One ingest at a time per server (each file is one transaction; the
+    /// SQLite writer is single anyway).
+    pub ingest_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        pipeline: PipelineFactory,
+        rules: Vec<RuleInfo>,
+        kb: Vec<KbSource>,
+        cfg: WebConfig,
+    ) -> AppState {
+        let limiter = crate::auth::LoginLimiter::new(cfg.login_attempts, cfg.login_window);
+        AppState {
+            store,
+            pipeline,
+            rules: Arc::new(rules),
+            kb: Arc::new(kb),
+            cfg: Arc::new(cfg),
+            limiter: Arc::new(limiter),
+            ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}

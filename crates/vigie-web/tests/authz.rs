@@ -1,0 +1,503 @@
+//! The authorization matrix: every route of the route table × every role ×
+//! own, another and a non-existent perimeter, over a real server on
+//! loopback. Zero leaks: a caller never receives an identifier of an
+//! establishment outside its perimeter (lists, counts, charts, exports and
+//! error messages included), and "outside" reads exactly like "does not
+//! exist". The test walks `ROUTES`, so a new route cannot escape it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::StatusCode;
+use std::sync::Arc;
+use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_store::{NewApiToken, SqlStore, Store, WatchTargetInput};
+use vigie_web::{Access, Kind, ROUTES, RouteId, Subject, WebConfig};
+
+/// Distinctive names: each appears nowhere but in its own perimeter's data.
+struct Org;
+impl Org {
+    const REG_A: &'static str = "QREGA";
+    const REG_B: &'static str = "QREGB";
+    const A1: &'static str = "QESTA1";
+    const A2: &'static str = "QESTA2";
+    const B1: &'static str = "QESTB1";
+}
+
+fn markers(est: &str) -> Vec<String> {
+    let lower = est.to_lowercase();
+    vec![
+        est.to_string(),
+        format!("host-{lower}-"),
+        format!("{est} Hospital"),
+        format!("www.{lower}.example"),
+    ]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Nobody,
+    Admin,
+    Analyst,
+    Regional,
+    Officer,
+    Ingest,
+}
+
+const EVERYONE: [Who; 6] = [
+    Who::Nobody,
+    Who::Admin,
+    Who::Analyst,
+    Who::Regional,
+    Who::Officer,
+    Who::Ingest,
+];
+
+impl Who {
+    /// Establishments this caller may read.
+    fn reads(self) -> &'static [&'static str] {
+        match self {
+            Who::Admin | Who::Analyst => &[Org::A1, Org::A2, Org::B1],
+            Who::Regional => &[Org::A1, Org::A2],
+            Who::Officer => &[Org::A1],
+            Who::Ingest | Who::Nobody => &[],
+        }
+    }
+    fn reads_region(self, r: &str) -> bool {
+        if r != Org::REG_A && r != Org::REG_B {
+            return false;
+        }
+        match self {
+            Who::Admin | Who::Analyst => true,
+            Who::Regional => r == Org::REG_A,
+            _ => false,
+        }
+    }
+    fn may_ingest(self, est: &str) -> bool {
+        match self {
+            Who::Admin => true,
+            Who::Officer | Who::Ingest => est == Org::A1,
+            _ => false,
+        }
+    }
+    /// Markers that must never appear in anything this caller receives
+    /// (an ingest token reads nothing but knows its own establishment).
+    fn forbidden(self) -> Vec<String> {
+        let mut v = Vec::new();
+        for e in [Org::A1, Org::A2, Org::B1] {
+            let own_ingest = self == Who::Ingest && e == Org::A1;
+            if !(self.reads().contains(&e) || own_ingest) {
+                v.extend(markers(e));
+            }
+        }
+        v
+    }
+}
+
+struct World {
+    base: String,
+    tokens: Vec<(Who, String)>,
+    hosts: Vec<(String, i64)>,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn est(code: &str, region: &str) -> Establishment {
+    Establishment {
+        code: EstablishmentCode::new(code).unwrap(),
+        name: format!("{code} Hospital"),
+        kind: EstablishmentKind::Acute,
+        region: RegionCode::new(region).unwrap(),
+        parent: None,
+        hostname_patterns: vec![format!("host-{}-*", code.to_lowercase())],
+        subnets: Vec::new(),
+    }
+}
+
+fn inventory(est: &str) -> String {
+    let l = est.to_lowercase();
+    format!(
+        "\"Computer Name\",\"Serial Number\",\"Operating System\",\"OS Version\",\"Build Number\",\"IP Addresses\",\"Installed KBs\",\"Last Hardware Scan\"\n\
+         \"host-{l}-01\",\"SN{est}01\",\"Microsoft Windows 7 Professional\",\"6.1.7601\",\"7601\",\"10.1.2.42\",\"KB976902\",\"1/31/2024 10:00:00 AM\"\n\
+         \"host-{l}-02\",\"SN{est}02\",\"Microsoft Windows 10 Enterprise\",\"10.0.19045.3803\",\"19045\",\"10.1.2.43\",\"KB5034122\",\"1/31/2024 11:00:00 AM\"\n"
+    )
+}
+
+async fn world() -> World {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqlStore::connect(&format!("sqlite://{}", dir.path().join("w.db").display()))
+            .await
+            .unwrap(),
+    );
+    store
+        .import_org(
+            &[
+                Region {
+                    code: RegionCode::new(Org::REG_A).unwrap(),
+                    name: "Region Alpha".into(),
+                },
+                Region {
+                    code: RegionCode::new(Org::REG_B).unwrap(),
+                    name: "Region Bravo".into(),
+                },
+            ],
+            &[
+                est(Org::A1, Org::REG_A),
+                est(Org::A2, Org::REG_A),
+                est(Org::B1, Org::REG_B),
+            ],
+        )
+        .await
+        .unwrap();
+    let targets: Vec<WatchTargetInput> = [Org::A1, Org::A2, Org::B1]
+        .iter()
+        .map(|e| WatchTargetInput {
+            name: format!("www.{}.example", e.to_lowercase()),
+            url: format!("https://www.{}.example/", e.to_lowercase()),
+            establishment: Some(EstablishmentCode::new(e).unwrap()),
+            options: "{}".into(),
+        })
+        .collect();
+    store.upsert_watch_targets(&targets).await.unwrap();
+    let state = vigie_web::setup::default_state(
+        store.clone(),
+        WebConfig {
+            secure_cookies: false,
+            ..WebConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = vigie_web::serve(listener, state, std::future::pending()).await;
+    });
+    // one token per caller
+    let mut tokens = Vec::new();
+    for (who, role, region, est) in [
+        (Who::Admin, "national-admin", None, None),
+        (Who::Analyst, "national-analyst", None, None),
+        (Who::Regional, "regional-analyst", Some(Org::REG_A), None),
+        (Who::Officer, "establishment-officer", None, Some(Org::A1)),
+        (Who::Ingest, "ingest", None, Some(Org::A1)),
+    ] {
+        let t = vigie_auth::new_api_token().unwrap();
+        store
+            .create_token(&NewApiToken {
+                name: format!("{who:?}").to_lowercase(),
+                prefix: t.prefix.clone(),
+                token_hash: t.hash.clone(),
+                role: role.into(),
+                region: region.map(|r| RegionCode::new(r).unwrap()),
+                establishment: est.map(|e| EstablishmentCode::new(e).unwrap()),
+                created_by: "test".into(),
+                created_at: jiff::Timestamp::now(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        tokens.push((who, t.secret.clone()));
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut w = World {
+        base,
+        tokens,
+        hosts: Vec::new(),
+        client,
+        _dir: dir,
+    };
+    // inventories pushed over HTTP by the administrator
+    for e in [Org::A1, Org::A2, Org::B1] {
+        let r = w
+            .req(
+                "POST",
+                &format!("/api/v1/ingest/{e}?format=csv"),
+                Who::Admin,
+                Some(inventory(e)),
+            )
+            .await;
+        assert_eq!(r.0, StatusCode::OK, "ingest {e}: {}", r.1);
+    }
+    let all: serde_json::Value = serde_json::from_str(
+        &w.req("GET", "/api/v1/hosts?per_page=1000", Who::Admin, None)
+            .await
+            .1,
+    )
+    .unwrap();
+    for h in all["items"].as_array().unwrap() {
+        w.hosts.push((
+            h["establishment"].as_str().unwrap_or("").to_string(),
+            h["id"].as_i64().unwrap(),
+        ));
+    }
+    assert_eq!(w.hosts.len(), 6, "{all}");
+    w
+}
+
+impl World {
+    fn token(&self, who: Who) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(w, _)| *w == who)
+            .map(|(_, t)| t.as_str())
+    }
+
+    async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        who: Who,
+        body: Option<String>,
+    ) -> (StatusCode, String) {
+        let url = format!("{}{path}", self.base);
+        let mut rb = match method {
+            "POST" => self.client.post(&url),
+            _ => self.client.get(&url),
+        };
+        if let Some(t) = self.token(who) {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.body(b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap_or_default())
+    }
+
+    fn host_of(&self, est: &str) -> i64 {
+        self.hosts
+            .iter()
+            .find(|(e, _)| e == est)
+            .map(|(_, id)| *id)
+            .unwrap()
+    }
+}
+
+/// Fills a route's path for a subject value.
+fn path_for(path: &str, subject: Subject, value: &str) -> String {
+    let key = match subject {
+        Subject::Region => "{region}",
+        Subject::Establishment => "{establishment}",
+        Subject::Host => "{host}",
+        Subject::Target => "{target}",
+        Subject::None => return path.to_string(),
+    };
+    path.replace(key, value)
+}
+
+fn check_no_leak(who: Who, what: &str, body: &str) {
+    for m in who.forbidden() {
+        assert!(
+            !body.contains(&m),
+            "{who:?} received {m:?} from {what}:\n{}",
+            &body[..body.len().min(2000)]
+        );
+    }
+}
+
+/// What the caller should get on a route for a subject (None: no subject).
+fn expected(route: &vigie_web::RouteSpec, who: Who, subject_visible: Option<bool>) -> StatusCode {
+    if who == Who::Nobody {
+        return match (route.access, route.kind) {
+            (Access::Public, _) => StatusCode::OK,
+            (_, Kind::Api) => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::SEE_OTHER,
+        };
+    }
+    match route.access {
+        Access::Public | Access::Authenticated => StatusCode::OK,
+        Access::Admin => {
+            if who == Who::Admin {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        }
+        Access::Read => {
+            if who == Who::Ingest {
+                StatusCode::FORBIDDEN
+            } else if subject_visible == Some(false) {
+                StatusCode::NOT_FOUND
+            } else if who == Who::Officer && route.id == RouteId::OverviewPage {
+                // an officer's overview is their establishment's page
+                StatusCode::SEE_OTHER
+            } else {
+                StatusCode::OK
+            }
+        }
+        Access::Ingest => unreachable!("ingest routes are POSTs, tested apart"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_every_role_no_leak() {
+    let w = world().await;
+    let mut checked = 0usize;
+    let mut not_found_bodies: Vec<(String, String)> = Vec::new();
+    for route in ROUTES {
+        if route.method != "GET" {
+            continue;
+        }
+        for who in EVERYONE {
+            // the subject values: own, another's, and one that does not exist
+            let cases: Vec<(String, Option<bool>)> = match route.subject {
+                Subject::None => vec![(route.path.to_string(), None)],
+                Subject::Region => [Org::REG_A, Org::REG_B, "QNOREG"]
+                    .iter()
+                    .map(|r| {
+                        (
+                            path_for(route.path, route.subject, r),
+                            Some(who.reads_region(r)),
+                        )
+                    })
+                    .collect(),
+                Subject::Establishment => [Org::A1, Org::A2, Org::B1, "QNOEST"]
+                    .iter()
+                    .map(|e| {
+                        (
+                            path_for(route.path, route.subject, e),
+                            Some(who.reads().contains(e)),
+                        )
+                    })
+                    .collect(),
+                Subject::Host => [Org::A1, Org::A2, Org::B1]
+                    .iter()
+                    .map(|e| {
+                        (
+                            path_for(route.path, route.subject, &w.host_of(e).to_string()),
+                            Some(who.reads().contains(e)),
+                        )
+                    })
+                    .chain(std::iter::once((
+                        path_for(route.path, route.subject, "999999"),
+                        Some(false),
+                    )))
+                    .collect(),
+                Subject::Target => Vec::new(),
+            };
+            for (path, visible) in cases {
+                let mut path = path;
+                if route.id == RouteId::ApiTrend {
+                    path.push_str("?rule=os-eol");
+                }
+                let (status, body) = w.req("GET", &path, who, None).await;
+                let want = expected(route, who, visible);
+                assert_eq!(status, want, "{who:?} GET {path}: {body}");
+                check_no_leak(who, &path, &body);
+                if status == StatusCode::NOT_FOUND && route.kind == Kind::Api {
+                    not_found_bodies.push((path.clone(), body.clone()));
+                }
+                checked += 1;
+                // list views: CSV exports and narrowing to another perimeter
+                if route.list && status == StatusCode::OK {
+                    let sep = if path.contains('?') { '&' } else { '?' };
+                    let (s, csv) = w
+                        .req("GET", &format!("{path}{sep}format=csv"), who, None)
+                        .await;
+                    assert_eq!(s, StatusCode::OK, "{who:?} CSV {path}");
+                    check_no_leak(who, &format!("{path} as CSV"), &csv);
+                    for e in [Org::A1, Org::A2, Org::B1] {
+                        let (s, b) = w
+                            .req("GET", &format!("{path}{sep}establishment={e}"), who, None)
+                            .await;
+                        let want = if who.reads().contains(&e) {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::NOT_FOUND
+                        };
+                        assert_eq!(s, want, "{who:?} {path} narrowed to {e}: {b}");
+                        check_no_leak(who, &format!("{path} narrowed to {e}"), &b);
+                    }
+                    for r in [Org::REG_A, Org::REG_B] {
+                        let (s, b) = w
+                            .req("GET", &format!("{path}{sep}region={r}"), who, None)
+                            .await;
+                        let want = if who.reads_region(r) {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::NOT_FOUND
+                        };
+                        assert_eq!(s, want, "{who:?} {path} narrowed to {r}: {b}");
+                        check_no_leak(who, &format!("{path} narrowed to {r}"), &b);
+                    }
+                    checked += 6;
+                }
+            }
+        }
+    }
+    // "outside my perimeter" and "does not exist" read the same
+    let distinct: std::collections::BTreeSet<&str> =
+        not_found_bodies.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(
+        distinct.len(),
+        1,
+        "404 bodies differ: {not_found_bodies:#?}"
+    );
+    assert!(checked > 400, "only {checked} checks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_is_limited_to_the_perimeter() {
+    let w = world().await;
+    for route in ROUTES.iter().filter(|r| r.access == Access::Ingest) {
+        for who in EVERYONE {
+            for e in [Org::A1, Org::A2, Org::B1, "QNOEST"] {
+                let path = format!("{}?format=csv", path_for(route.path, route.subject, e));
+                let (status, body) = w
+                    .req(
+                        "POST",
+                        &path,
+                        who,
+                        Some(inventory(Org::A1).replace("01", "77")),
+                    )
+                    .await;
+                let want = match who {
+                    Who::Nobody => StatusCode::UNAUTHORIZED,
+                    _ if !who.may_ingest(e) => StatusCode::FORBIDDEN,
+                    _ if e == "QNOEST" => StatusCode::NOT_FOUND,
+                    _ => StatusCode::OK,
+                };
+                assert_eq!(status, want, "{who:?} POST {path}: {body}");
+                check_no_leak(who, &path, &body);
+            }
+        }
+    }
+    // every ingest is in the audit log
+    let (s, audit) = w
+        .req(
+            "GET",
+            "/api/v1/audit?action=ingest&per_page=1000",
+            Who::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert!(v["total"].as_u64().unwrap() >= 3 + 3, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_table_is_what_the_server_answers() {
+    let w = world().await;
+    for route in ROUTES {
+        let path = path_for(route.path, route.subject, "x");
+        let (status, _) = w.req(route.method, &path, Who::Admin, None).await;
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {} is in the table but not routed",
+            route.method,
+            route.path
+        );
+    }
+    // and nothing else is
+    let (s, _) = w
+        .req("GET", "/api/v1/secret-admin-thing", Who::Admin, None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

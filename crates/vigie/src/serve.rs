@@ -1,0 +1,53 @@
+//! `vigie serve`: the web dashboard and the REST API.
+
+use crate::app::Ctx;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use vigie_web::WebConfig;
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on. Put a TLS reverse proxy in front for anything
+    /// but loopback.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "VIGIE_LISTEN")]
+    pub listen: SocketAddr,
+    /// Send cookies without the Secure flag (plain HTTP on loopback, demos).
+    #[arg(long)]
+    pub insecure_cookies: bool,
+    /// Session lifetime in hours (sliding).
+    #[arg(long, default_value_t = 8)]
+    pub session_hours: u64,
+    /// Largest inventory accepted over HTTP, in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub max_ingest_mib: usize,
+}
+
+pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState> {
+    let store = ctx.store().await?;
+    let kb = Arc::new(ctx.kb(store.as_ref()).await?);
+    let rules = ctx.rules()?;
+    let cfg = WebConfig {
+        secure_cookies: !a.insecure_cookies,
+        session_ttl: Duration::from_secs(a.session_hours.max(1) * 3600),
+        max_ingest_bytes: a.max_ingest_mib.max(1) << 20,
+        ..WebConfig::default()
+    };
+    Ok(vigie_web::setup::app_state(store, rules, kb, cfg))
+}
+
+pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
+    let state = build_state(ctx, &a).await?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("listening on {}", a.listen))?;
+    eprintln!("vigie: serving the dashboard on http://{}/", a.listen);
+    vigie_web::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
