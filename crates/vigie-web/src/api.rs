@@ -714,12 +714,15 @@ pub async fn ingest(
     caller: Caller,
     Path(code): Path<String>,
     Query(q): Query<IngestQuery>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
     if !caller.grant.may_ingest_into(&code) {
         return Err(ApiError::forbidden());
     }
+    // a browser session must prove the request comes from vigie's own page
+    caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     // the establishment must exist (an admin may name any)
     if st
         .store

@@ -685,7 +685,12 @@ pub async fn host(
             esc(x.rule.as_str()),
             esc(&format!("{:?}", x.severity).to_lowercase()),
             esc(&format!("{:?}", x.severity).to_lowercase()),
-            esc(&format!("{:?}", x.status).to_lowercase()),
+            esc(
+                &serde_json::to_value(x.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ),
             esc(&x.first_seen.to_string()),
             esc(&x.last_seen.to_string()),
             esc(&ev)
