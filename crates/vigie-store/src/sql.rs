@@ -178,18 +178,30 @@ impl SqlStore {
     /// Connects and runs migrations. Accepts `sqlite://PATH`, a bare path, or
     /// `postgres://…`.
     pub async fn connect(url: &str) -> Result<SqlStore> {
+        SqlStore::connect_with_cache(url, 64).await
+    }
+
+    /// Like [`SqlStore::connect`], with SQLite's page cache per connection
+    /// in MiB (64 for ingest; a long-running watch keeps it small so its
+    /// memory does not grow with the database).
+    pub async fn connect_with_cache(url: &str, sqlite_cache_mib: u32) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
         let (url, dialect) = normalise_url(url)?;
+        let cache = format!(
+            "PRAGMA cache_size = -{}",
+            u64::from(sqlite_cache_mib.max(1)) * 1024
+        );
         let mut opts = AnyPoolOptions::new();
         opts = match dialect {
             // One writer at a time in SQLite; readers use WAL snapshots.
-            Dialect::Sqlite => opts.max_connections(4).after_connect(|conn, _| {
+            Dialect::Sqlite => opts.max_connections(4).after_connect(move |conn, _| {
+                let cache = cache.clone();
                 Box::pin(async move {
                     use sqlx::Executor;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    conn.execute(AssertSqlSafe(cache)).await?;
                     conn.execute("PRAGMA temp_store = MEMORY").await?;
                     Ok(())
                 })

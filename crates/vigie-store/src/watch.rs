@@ -61,6 +61,14 @@ pub struct WatchSample {
     pub first_byte_us: Option<i64>,
     pub total_us: i64,
     pub error: Option<String>,
+    /// Keep the raw row; when false the probe only counts in the daily
+    /// uptime (a runner thins out unremarkable successes).
+    #[serde(default = "yes")]
+    pub keep_raw: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl WatchSample {

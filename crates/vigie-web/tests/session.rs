@@ -70,8 +70,11 @@ async fn server(cfg: WebConfig) -> Server {
 }
 
 fn client() -> reqwest::Client {
+    // no connection reuse: a server that refuses an oversized body closes
+    // the connection without reading it
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }

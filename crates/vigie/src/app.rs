@@ -18,6 +18,14 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The store with a small SQLite page cache, for long-running processes.
+    pub async fn store_small_cache(&self) -> Result<Arc<dyn Store>> {
+        let store = SqlStore::connect_with_cache(&self.db, 8)
+            .await
+            .with_context(|| format!("opening database {}", redact(&self.db)))?;
+        Ok(Arc::new(store))
+    }
+
     pub async fn store(&self) -> Result<Arc<dyn Store>> {
         let store = SqlStore::connect(&self.db)
             .await

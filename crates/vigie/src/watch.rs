@@ -177,6 +177,11 @@ pub struct RunArgs {
     /// Least seconds between two digests of a growing incident.
     #[arg(long, default_value_t = 300)]
     digest_every: i64,
+    /// Keep a raw sample of an unremarkable success at most every this many
+    /// seconds per target (failures, warnings and changes are always kept;
+    /// every probe counts in the daily uptime).
+    #[arg(long, default_value_t = 300)]
+    sample_every: i64,
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long)]
     duration: Option<u64>,
@@ -501,6 +506,7 @@ fn sample_of(id: i64, at: i64, observed: Observed, o: &ProbeOutcome) -> WatchSam
             .error
             .as_ref()
             .map(|e| format!("{:?}/{:?}: {}", e.phase, e.kind, e.message).to_lowercase()),
+        keep_raw: true,
     }
 }
 
@@ -973,7 +979,7 @@ fn load_notifier(path: &std::path::Path) -> Result<Notifier> {
 }
 
 async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
-    let store = ctx.store().await?;
+    let store = ctx.store_small_cache().await?;
     let scope = scope_of(a.probe.region.as_deref(), a.probe.establishment.as_deref())?;
     let env = probe_env(&a.probe)?;
     let notifier = a.notify.as_deref().map(load_notifier).transpose()?;
@@ -1120,6 +1126,7 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     };
     let mut dirty: BTreeMap<i64, ()> = BTreeMap::new();
     let mut incident_severity: HashMap<u64, Severity> = HashMap::new();
+    let mut last_raw: HashMap<i64, (i64, Observed)> = HashMap::new();
     let send_alert = |alert: Alert, metrics: &MetricsState| {
         if notice_tx.try_send(alert).is_err() {
             metrics.notice_dropped();
@@ -1143,7 +1150,15 @@ async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                 let now = now_s();
                 let outcome_copy = r.outcome.clone();
                 let Some(h) = monitor.handle(r.id, r.outcome, now) else { continue };
-                pending.samples.push(sample_of(h.target_id, now, h.observed, &outcome_copy));
+                let mut sample = sample_of(h.target_id, now, h.observed, &outcome_copy);
+                let prev = last_raw.get(&h.target_id).copied();
+                sample.keep_raw = h.observed != Observed::Up
+                    || h.transition.is_some()
+                    || prev.is_none_or(|(at, o)| o != Observed::Up || now - at >= a.sample_every);
+                if sample.keep_raw {
+                    last_raw.insert(h.target_id, (now, h.observed));
+                }
+                pending.samples.push(sample);
                 pending.events.extend(event_of(&h));
                 pending.events.extend(signal_events(&h, now));
                 if h.memory_changed {

@@ -50,6 +50,7 @@ fn sample_from_row(r: &AnyRow) -> Result<WatchSample> {
         first_byte_us: r.try_get(7)?,
         total_us: r.try_get(8)?,
         error: r.try_get(9)?,
+        keep_raw: true,
     })
 }
 
@@ -382,11 +383,21 @@ impl SqlStore {
         let ests = self.watch_est_ids(&ids).await?;
         let mut tx = self.pool.begin().await?;
         // samples (a second probe of a target in the same second is dropped)
-        let kept: Vec<(i64, &WatchSample)> = samples
+        let known: Vec<(i64, &WatchSample)> = samples
             .iter()
             .filter_map(|s| ests.get(&s.target_id).map(|e| (*e, s)))
             .collect();
         let mut daily: BTreeMap<(i64, i64, i32), (i64, i64, i64)> = BTreeMap::new();
+        for (est, s) in &known {
+            let day =
+                Day::of_timestamp(Timestamp::from_second(s.at).unwrap_or(Timestamp::UNIX_EPOCH));
+            let agg = daily.entry((*est, s.target_id, day.number())).or_default();
+            agg.0 += 1;
+            agg.1 += i64::from(s.is_up());
+            agg.2 += i64::from(s.is_degraded());
+        }
+        let kept: Vec<(i64, &WatchSample)> =
+            known.into_iter().filter(|(_, s)| s.keep_raw).collect();
         for chunk in kept.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO watch_samples (est_id, target_id, at, observed, http_status, dns_us, connect_us, \
@@ -407,13 +418,6 @@ impl SqlStore {
                     .bind(s.first_byte_us)
                     .bind(s.total_us)
                     .bind(s.error.clone());
-                let day = Day::of_timestamp(
-                    Timestamp::from_second(s.at).unwrap_or(Timestamp::UNIX_EPOCH),
-                );
-                let agg = daily.entry((*est, s.target_id, day.number())).or_default();
-                agg.0 += 1;
-                agg.1 += i64::from(s.is_up());
-                agg.2 += i64::from(s.is_degraded());
             }
             query.execute(&mut *tx).await?;
         }
