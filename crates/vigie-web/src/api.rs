@@ -96,6 +96,23 @@ pub fn csv_response<T: Serialize>(rows: &[T], name: &str) -> ApiResult<Response>
             }
         }
     }
+    // identifying columns first, the rest in name order
+    const FIRST: [&str; 8] = [
+        "id",
+        "code",
+        "group",
+        "name",
+        "hostname",
+        "target",
+        "establishment",
+        "region",
+    ];
+    columns.sort_by_key(|c| {
+        (
+            FIRST.iter().position(|f| f == c).unwrap_or(FIRST.len()),
+            c.clone(),
+        )
+    });
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&columns).map_err(ApiError::internal)?;
     for v in &values {

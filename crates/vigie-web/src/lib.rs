@@ -68,6 +68,34 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
+/// Pages answer errors as HTML pages, the API as JSON (the same words).
+async fn html_errors(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if api || !json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (title, text) = match status.as_u16() {
+        403 => ("Not allowed", "This account may not see this page."),
+        404 => ("Not found", "not found"),
+        413 => (
+            "Too large",
+            "The request is larger than the server accepts.",
+        ),
+        429 => ("Too many requests", "Wait a few minutes and try again."),
+        400 => ("Bad request", "The request could not be understood."),
+        _ => ("Error", "Something went wrong; the error was logged."),
+    };
+    let mut r = pages::plain_page(title, text);
+    *r.status_mut() = status;
+    r
+}
+
 async fn hsts(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     resp.headers_mut().insert(
@@ -126,6 +154,7 @@ pub fn router(st: AppState) -> Router {
     let mut app = app
         .fallback(|| async { error::ApiError::not_found().into_response() })
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn(html_errors))
         .layer(axum::middleware::from_fn(security_headers));
     if st.cfg.secure_cookies {
         app = app.layer(axum::middleware::from_fn(hsts));

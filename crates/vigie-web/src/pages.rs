@@ -498,11 +498,29 @@ pub async fn region(
 }
 
 /// `GET /establishments/{establishment}`.
+#[derive(Deserialize)]
+pub struct MachineFilter {
+    pub rule: Option<String>,
+}
+
 pub async fn establishment(
     State(st): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
+    Query(filter): Query<MachineFilter>,
 ) -> ApiResult<Response> {
+    let rule_filter = filter
+        .rule
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            if st.rules.iter().any(|x| x.id == r) {
+                RuleId::new(r).map_err(|_| ApiError::bad_request("unknown rule"))
+            } else {
+                Err(ApiError::bad_request("unknown rule"))
+            }
+        })
+        .transpose()?;
     let scope = caller.scope()?;
     let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
     if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
@@ -526,9 +544,17 @@ pub async fn establishment(
             },
         )
         .await?;
-    // worst machines: most critical, then high findings
-    let mut worst: Vec<&vigie_store::HostView> =
-        hosts.iter().filter(|h| !h.findings.is_empty()).collect();
+    // worst machines: most critical, then high findings (only those with
+    // the rule chosen in the filter, if any)
+    let mut worst: Vec<&vigie_store::HostView> = hosts
+        .iter()
+        .filter(|h| !h.findings.is_empty())
+        .filter(|h| {
+            rule_filter
+                .as_ref()
+                .is_none_or(|r| h.findings.iter().any(|f| &f.rule == r))
+        })
+        .collect();
     let weight = |h: &vigie_store::HostView| {
         h.findings
             .iter()
@@ -608,13 +634,37 @@ pub async fn establishment(
             format!("/api/v1/posture?by=establishment&establishment={q}"),
         ),
     ];
-    let mut worst_s = Section::new("Worst machines", t);
+    let chosen = rule_filter
+        .as_ref()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let mut form = format!(
+        "<form method=\"get\" class=\"filter\" action=\"/establishments/{q}\"><label for=\"rule\">Only machines with</label> \
+         <select id=\"rule\" name=\"rule\"><option value=\"\">any finding</option>"
+    );
+    for r in st.rules.iter() {
+        form.push_str(&format!(
+            "<option value=\"{v}\"{sel}>{v}</option>",
+            v = esc(&r.id),
+            sel = if r.id == chosen { " selected" } else { "" }
+        ));
+    }
+    form.push_str("</select> <button type=\"submit\">Filter</button></form>");
+    let rule_q = if chosen.is_empty() {
+        String::new()
+    } else {
+        format!("&rule={}", crate::auth::urlencode(&chosen))
+    };
+    let mut worst_s = Section::new("Worst machines", format!("{form}{t}"));
     worst_s.exports = vec![
         (
-            "All machines (CSV)".into(),
-            format!("/api/v1/hosts?establishment={q}&format=csv&per_page=1000"),
+            "Machines (CSV)".into(),
+            format!("/api/v1/hosts?establishment={q}&format=csv&per_page=1000{rule_q}"),
         ),
-        ("JSON".into(), format!("/api/v1/hosts?establishment={q}")),
+        (
+            "JSON".into(),
+            format!("/api/v1/hosts?establishment={q}{rule_q}"),
+        ),
     ];
     let mut crumbs = vec![("/".to_string(), "Overview".to_string())];
     if region_visible(&scope, &e.region) {

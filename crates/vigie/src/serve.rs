@@ -24,6 +24,18 @@ pub struct ServeArgs {
     /// Largest inventory accepted over HTTP, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_ingest_mib: usize,
+    /// Also run the exposure watch (`vigie watch run`) in this process.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: notification channels and routes (TOML).
+    #[arg(long, env = "VIGIE_NOTIFY")]
+    pub watch_notify: Option<std::path::PathBuf>,
+    /// With --watch: serve Prometheus /metrics on this address.
+    #[arg(long)]
+    pub watch_metrics: Option<SocketAddr>,
+    /// With --watch: the connectivity canary URL.
+    #[arg(long)]
+    pub watch_canary: Option<String>,
 }
 
 pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState> {
@@ -45,9 +57,29 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", a.listen))?;
     eprintln!("vigie: serving the dashboard on http://{}/", a.listen);
-    vigie_web::serve(listener, state, async {
+    let web = vigie_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
-    Ok(ExitCode::SUCCESS)
+    });
+    if !a.watch {
+        web.await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut words = Vec::new();
+    if let Some(n) = &a.watch_notify {
+        words.push("--notify".to_string());
+        words.push(n.display().to_string());
+    }
+    if let Some(m) = &a.watch_metrics {
+        words.push("--listen".to_string());
+        words.push(m.to_string());
+    }
+    if let Some(c) = &a.watch_canary {
+        words.push("--canary".to_string());
+        words.push(c.clone());
+    }
+    let watch_args = crate::watch::run_args_from(&words)?;
+    // both stop on Ctrl-C; the watch writes what is pending first
+    let (w, r) = tokio::join!(web, crate::watch::run_forever(ctx, watch_args));
+    w?;
+    r
 }

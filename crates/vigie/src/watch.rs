@@ -145,6 +145,22 @@ pub struct ProbeArgs {
     establishment: Option<String>,
 }
 
+/// `watch run`'s options parsed on their own (for `vigie serve --watch`).
+#[derive(clap::Parser)]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Builds `watch run`'s options from command-line words.
+pub fn run_args_from(words: &[String]) -> Result<RunArgs> {
+    use clap::Parser;
+    let argv = std::iter::once("vigie-watch-run".to_string()).chain(words.iter().cloned());
+    Ok(RunOnly::try_parse_from(argv)
+        .map_err(|e| anyhow::anyhow!("watch options: {e}"))?
+        .run)
+}
+
 #[derive(Args, Clone)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -978,7 +994,7 @@ fn load_notifier(path: &std::path::Path) -> Result<Notifier> {
     Ok(Notifier::new(cfg)?)
 }
 
-async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
+pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     let store = ctx.store_small_cache().await?;
     let scope = scope_of(a.probe.region.as_deref(), a.probe.establishment.as_deref())?;
     let env = probe_env(&a.probe)?;
