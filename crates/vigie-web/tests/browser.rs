@@ -72,6 +72,22 @@ impl Driver {
             .unwrap()
             .to_string()
     }
+    /// Waits (bounded) until the address contains `needle`: a click that
+    /// submits a form returns before the next page has loaded.
+    async fn wait_url(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let url = self.url().await;
+            if url.contains(needle) {
+                return url;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "waited for {needle}, still on {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     async fn source(&self) -> String {
         self.cmd("GET", "/source", json!({}))
             .await
@@ -392,7 +408,7 @@ async fn a_national_analyst_walks_down_and_an_officer_stays_home() {
     d.shot("02-region").await;
     // region → establishment
     d.click("a[href='/establishments/CHULILLE']").await;
-    assert!(d.url().await.ends_with("/establishments/CHULILLE"));
+    d.wait_url("/establishments/CHULILLE").await;
     let src = d.source().await;
     assert!(src.contains("lil-pc01"), "{src}");
     d.shot("03-establishment").await;
@@ -405,7 +421,7 @@ async fn a_national_analyst_walks_down_and_an_officer_stays_home() {
     )
     .await;
     d.click("form.filter button").await;
-    assert!(d.url().await.contains("rule=ms17-010-missing"));
+    d.wait_url("rule=ms17-010-missing").await;
     d.shot("04-filtered").await;
     // establishment → machine
     let hosts = d.attr_all("table.data a[href^='/hosts/']", "href").await;
@@ -438,16 +454,14 @@ async fn a_national_analyst_walks_down_and_an_officer_stays_home() {
     assert!(!body.contains("aph-pc01"));
     // sign out
     d.click("header form button").await;
-    assert!(d.url().await.contains("/login"));
+    d.wait_url("/login").await;
     d.go(&format!("{base}/establishments/CHULILLE")).await;
     assert!(d.url().await.contains("/login"), "signed out for good");
 
     // the establishment officer
     login(&d, &base, "rssi-lille").await;
-    assert!(
-        d.url().await.ends_with("/establishments/CHULILLE"),
-        "an officer lands on their establishment"
-    );
+    // an officer lands on their establishment
+    d.wait_url("/establishments/CHULILLE").await;
     d.shot("06-officer-home").await;
     d.go(&format!("{base}/establishments/APHP")).await;
     let src = d.source().await;
