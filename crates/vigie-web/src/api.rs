@@ -150,7 +150,33 @@ fn defuse(s: &str) -> String {
     }
 }
 
-fn list_response<T: Serialize>(q: &ListQuery, items: Vec<T>, name: &str) -> ApiResult<Response> {
+/// An export: the rows as CSV, recorded in the audit log.
+async fn export<T: Serialize>(
+    st: &AppState,
+    caller: &Caller,
+    rows: &[T],
+    name: &str,
+) -> ApiResult<Response> {
+    let resp = csv_response(rows, name)?;
+    crate::audit(
+        st,
+        caller,
+        "export",
+        name,
+        "ok",
+        serde_json::json!({"rows": rows.len(), "format": "csv"}),
+    )
+    .await;
+    Ok(resp)
+}
+
+async fn list_response<T: Serialize>(
+    st: &AppState,
+    caller: &Caller,
+    q: &ListQuery,
+    items: Vec<T>,
+    name: &str,
+) -> ApiResult<Response> {
     let (page, per) = q.page()?;
     let total = items.len() as u64;
     let start = ((page - 1) * per).min(total) as usize;
@@ -158,7 +184,7 @@ fn list_response<T: Serialize>(q: &ListQuery, items: Vec<T>, name: &str) -> ApiR
     let mut items = items;
     let slice: Vec<T> = items.drain(start..end).collect();
     if q.csv()? {
-        return csv_response(&slice, name);
+        return export(st, caller, &slice, name).await;
     }
     Ok(Json(Paged {
         items: slice,
@@ -278,9 +304,9 @@ pub async fn posture(
                 })
             })
             .collect();
-        return csv_response(&flat, "posture");
+        return export(&st, &caller, &flat, "posture").await;
     }
-    list_response(&q, items, "posture")
+    list_response(&st, &caller, &q, items, "posture").await
 }
 
 #[derive(Serialize)]
@@ -360,7 +386,7 @@ pub async fn trend(
         step,
     )
     .await?;
-    list_response(&q, items, "trend")
+    list_response(&st, &caller, &q, items, "trend").await
 }
 
 #[derive(Serialize)]
@@ -398,7 +424,7 @@ pub async fn regions(
     )
     .await?;
     let items = region_items(&st, &scope).await?;
-    list_response(&q, items, "regions")
+    list_response(&st, &caller, &q, items, "regions").await
 }
 
 #[derive(Serialize)]
@@ -470,7 +496,7 @@ pub async fn establishments(
             parent: e.parent,
         })
         .collect();
-    list_response(&q, items, "establishments")
+    list_response(&st, &caller, &q, items, "establishments").await
 }
 
 #[derive(Serialize)]
@@ -564,7 +590,7 @@ pub async fn hosts(
                 })
             })
             .collect();
-        return csv_response(&flat, "hosts");
+        return export(&st, &caller, &flat, "hosts").await;
     }
     let total = st
         .store
@@ -614,7 +640,7 @@ pub async fn rules(
         q.establishment.as_deref(),
     )
     .await?;
-    list_response(&q, st.rules.as_ref().clone(), "rules")
+    list_response(&st, &caller, &q, st.rules.as_ref().clone(), "rules").await
 }
 
 pub async fn kb(
@@ -629,7 +655,7 @@ pub async fn kb(
         q.establishment.as_deref(),
     )
     .await?;
-    list_response(&q, st.kb.as_ref().clone(), "knowledge-base")
+    list_response(&st, &caller, &q, st.kb.as_ref().clone(), "knowledge-base").await
 }
 
 #[derive(Serialize)]
@@ -668,7 +694,7 @@ pub async fn watch_targets(
             since: t.state.map(|s| s.since),
         })
         .collect();
-    list_response(&q, items, "watch-targets")
+    list_response(&st, &caller, &q, items, "watch-targets").await
 }
 
 pub async fn watch_events(
@@ -687,7 +713,7 @@ pub async fn watch_events(
         .unwrap_or_else(|| today().add_days(-7))
         .start_second();
     let items = st.store.watch_events(&scope, since, 10_000).await?;
-    list_response(&q, items, "watch-events")
+    list_response(&st, &caller, &q, items, "watch-events").await
 }
 
 pub async fn watch_uptime(
@@ -716,7 +742,7 @@ pub async fn watch_uptime(
         ));
     }
     let items = st.store.watch_uptime(&scope, by, from, to).await?;
-    list_response(&q, items, "watch-uptime")
+    list_response(&st, &caller, &q, items, "watch-uptime").await
 }
 
 #[derive(Deserialize)]
@@ -820,5 +846,5 @@ pub async fn audit_log(
         .unwrap_or_else(|| today().add_days(-30))
         .start_second();
     let items = crate::audit_entries(&st, since, q.action.as_deref()).await?;
-    list_response(&q, items, "audit")
+    list_response(&st, &caller, &q, items, "audit").await
 }

@@ -120,6 +120,8 @@ fn handler(id: RouteId, st: &AppState) -> MethodRouter<AppState> {
         RegionPage => get(pages::region),
         EstablishmentPage => get(pages::establishment),
         HostPage => get(pages::host),
+        EstablishmentReport => get(pages::report_establishment),
+        RegionReport => get(pages::report_region),
         RulesPage => get(pages::rules),
         KbPage => get(pages::kb),
         WatchPage => get(pages::watch),

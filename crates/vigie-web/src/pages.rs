@@ -474,8 +474,10 @@ pub async fn region(
     });
     let q = crate::auth::urlencode(code.as_str());
     let mut ranking = Section::new("Establishments ranked by risk", table);
+    let report_link = format!("/reports/regions/{}", crate::auth::urlencode(code.as_str()));
     ranking.note = "Risk weighs end-of-life OS and MS17-010 (3), SMBv1 and known exploited software (2), old patches (1).".into();
     ranking.exports = vec![
+        ("Printable report".into(), report_link),
         (
             "CSV".into(),
             format!("/api/v1/posture?by=establishment&region={q}&format=csv"),
@@ -625,6 +627,10 @@ pub async fn establishment(
     let q = crate::auth::urlencode(code.as_str());
     let mut rules = Section::new("Posture by rule", posture_table(&posture, |_| None));
     rules.exports = vec![
+        (
+            "Printable report".into(),
+            format!("/reports/establishments/{q}"),
+        ),
         (
             "CSV".into(),
             format!("/api/v1/posture?by=establishment&establishment={q}&format=csv"),
@@ -972,5 +978,181 @@ pub async fn audit(
         vec![("/".into(), "Overview".into())],
         String::new(),
         vec![s],
+    ))
+}
+
+/// Headline figures and remediation of a perimeter, as a table for a report.
+async fn report_summary(st: &AppState, scope: &Scope) -> ApiResult<(String, u64)> {
+    let at = today();
+    let now = posture_items(st, scope, GroupBy::Sector, at)
+        .await?
+        .into_iter()
+        .next();
+    let before = posture_items(st, scope, GroupBy::Sector, at.add_days(-90))
+        .await?
+        .into_iter()
+        .next();
+    let hosts = now.as_ref().map_or(0, |p| p.hosts);
+    let mut t = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Finding</th><th scope=\"col\" class=\"num\">Machines today</th>\
+         <th scope=\"col\" class=\"num\">Share today</th><th scope=\"col\" class=\"num\">Share 90 days ago</th>\
+         <th scope=\"col\" class=\"num\">Fixed in 90 days</th><th scope=\"col\" class=\"num\">Median days to fix</th></tr></thead><tbody>",
+    );
+    for (id, label) in HEADLINE {
+        let Ok(rule) = RuleId::new(id) else { continue };
+        let n = now
+            .as_ref()
+            .and_then(|p| p.rules.get(*id))
+            .map_or(0, |r| r.hosts);
+        let share_before = before
+            .as_ref()
+            .and_then(|p| p.rules.get(*id).map(|r| (r.hosts, p.hosts)));
+        let rem = st
+            .store
+            .remediation(scope, &rule, at.add_days(-90), at)
+            .await?;
+        t.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(label),
+            pct(n, hosts),
+            share_before.map_or("–".into(), |(a, b)| pct(a, b)),
+            rem.closed,
+            rem.median_days.map_or("–".into(), |d| format!("{d:.0}"))
+        ));
+    }
+    t.push_str("</tbody></table>");
+    Ok((t, hosts))
+}
+
+/// `GET /reports/establishments/{establishment}`: a printable report for a
+/// board meeting.
+pub async fn report_establishment(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
+        return Err(ApiError::not_found());
+    }
+    let es = Scope::Establishment(code.clone());
+    let Some(e) = st.store.establishments(&es).await?.into_iter().next() else {
+        return Err(ApiError::not_found());
+    };
+    let (summary, hosts) = report_summary(&st, &es).await?;
+    let (trend, _) =
+        trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
+    let services = st.store.watch_target_list(&es).await?;
+    let mut w = String::from(
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Public service</th><th scope=\"col\">State</th></tr></thead><tbody>",
+    );
+    for s in &services {
+        w.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            esc(&s.url),
+            esc(s
+                .state
+                .as_ref()
+                .map_or("not probed yet", |x| x.status.as_str()))
+        ));
+    }
+    if services.is_empty() {
+        w.push_str("<tr><td colspan=\"2\">No public service watched.</td></tr>");
+    }
+    w.push_str("</tbody></table>");
+    crate::audit(
+        &st,
+        &caller,
+        "export",
+        &format!("report:{code}"),
+        "ok",
+        serde_json::json!({"format": "report"}),
+    )
+    .await;
+    Ok(detail(
+        &caller,
+        format!("Security posture report: {}", e.name),
+        vec![
+            ("/".into(), "Overview".into()),
+            (
+                format!("/establishments/{}", crate::auth::urlencode(code.as_str())),
+                code.to_string(),
+            ),
+        ],
+        format!(
+            "{} ({}), region {} · {hosts} machines · report of {} · measured from inventories, not declared. Print this page (Ctrl+P) for the board.",
+            e.name,
+            e.code,
+            e.region,
+            today()
+        ),
+        vec![
+            Section::new("Key figures", summary),
+            Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),
+            Section::new("Public services", w),
+        ],
+    ))
+}
+
+/// `GET /reports/regions/{region}`: a printable regional report.
+pub async fn report_region(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let scope = caller.scope()?;
+    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
+    if !region_visible(&scope, &code) {
+        return Err(ApiError::not_found());
+    }
+    let org = st.store.org().await?;
+    let Some(region) = org.regions().iter().find(|r| r.code == code) else {
+        return Err(ApiError::not_found());
+    };
+    let rs = Scope::Region(code.clone());
+    let (summary, hosts) = report_summary(&st, &rs).await?;
+    let (trend, _) = trend_chart(
+        &st,
+        &rs,
+        &format!("{}: findings over 90 days", region.name),
+        90,
+    )
+    .await?;
+    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
+    rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    rows.truncate(15);
+    crate::audit(
+        &st,
+        &caller,
+        "export",
+        &format!("report:{code}"),
+        "ok",
+        serde_json::json!({"format": "report"}),
+    )
+    .await;
+    Ok(detail(
+        &caller,
+        format!("Security posture report: {}", region.name),
+        vec![
+            ("/".into(), "Overview".into()),
+            (
+                format!("/regions/{}", crate::auth::urlencode(code.as_str())),
+                code.to_string(),
+            ),
+        ],
+        format!(
+            "Region {} · {hosts} machines · report of {} · measured from inventories, not declared. Print this page (Ctrl+P) for the board.",
+            code,
+            today()
+        ),
+        vec![
+            Section::new("Key figures", summary),
+            Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),
+            Section::new(
+                "The 15 establishments most at risk",
+                posture_table(&rows, |_| None),
+            ),
+        ],
     ))
 }

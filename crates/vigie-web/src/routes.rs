@@ -52,6 +52,8 @@ pub enum RouteId {
     RegionPage,
     EstablishmentPage,
     HostPage,
+    EstablishmentReport,
+    RegionReport,
     RulesPage,
     KbPage,
     WatchPage,

@@ -42,6 +42,60 @@ pub struct DemoArgs {
     /// Empty the database first when it already holds data.
     #[arg(long)]
     reset: bool,
+    /// Exit after the summary instead of serving the dashboard.
+    #[arg(long)]
+    no_serve: bool,
+    /// Where the dashboard is served at the end (loopback, plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+}
+
+/// Creates (or resets the password of) the demo accounts: a national
+/// administrator and the officer of one establishment. Returns
+/// (username, password, perimeter) for each.
+async fn demo_accounts(store: &dyn Store) -> Result<Vec<(String, String, String)>> {
+    let org = store.org().await?;
+    let mut out = Vec::new();
+    let mut wanted = vec![("demo".to_string(), "national-admin".to_string(), None)];
+    if let Some(e) = org
+        .establishments()
+        .iter()
+        .find(|e| e.kind.as_str() == "acute")
+    {
+        wanted.push((
+            "demo-officer".to_string(),
+            "establishment-officer".to_string(),
+            Some(e.code.clone()),
+        ));
+    }
+    for (name, role, est) in wanted {
+        // a fresh random password each run, printed once
+        let password: String = vigie_auth::new_csrf_token()?.chars().take(20).collect();
+        let hash = vigie_auth::hash_password(&password)?;
+        if store.user_by_name(&name).await?.is_some() {
+            store.set_user_password(&name, &hash).await?;
+            store
+                .set_user_disabled(&name, false, jiff::Timestamp::now())
+                .await?;
+        } else {
+            store
+                .create_user(&vigie_store::NewUser {
+                    username: name.clone(),
+                    password_hash: hash,
+                    role: role.clone(),
+                    region: None,
+                    establishment: est.clone(),
+                    created_at: jiff::Timestamp::now(),
+                })
+                .await?;
+        }
+        let perimeter = match &est {
+            Some(e) => format!("{role} of {e}"),
+            None => role,
+        };
+        out.push((name, password, perimeter));
+    }
+    Ok(out)
 }
 
 #[derive(Serialize)]
@@ -333,9 +387,36 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         println!("  vigie{db_flag} trend --rule os-eol --by region --step week --from {start}");
         println!("  vigie{db_flag} hosts --rule os-eol --at {start} --format json --limit 5");
     }
-    Ok(if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if failed > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    if a.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // the demo ends on the dashboard
+    let accounts = demo_accounts(store.as_ref()).await?;
+    eprintln!("\nDashboard: http://{}/   (Ctrl-C to stop)", a.listen);
+    for (name, password, perimeter) in &accounts {
+        eprintln!("  sign in as {name:<13} password {password}   ({perimeter})");
+    }
+    let serve_ctx = Ctx {
+        db: db.clone(),
+        format: ctx.format,
+        rules_dir: ctx.rules_dir.clone(),
+        quiet: ctx.quiet,
+    };
+    crate::serve::run(
+        &serve_ctx,
+        crate::serve::ServeArgs {
+            listen: a.listen,
+            insecure_cookies: true,
+            session_hours: 8,
+            max_ingest_mib: 512,
+            watch: false,
+            watch_notify: None,
+            watch_metrics: None,
+            watch_canary: None,
+        },
+    )
+    .await
 }

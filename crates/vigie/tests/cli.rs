@@ -376,6 +376,7 @@ fn demo_runs_small() {
         .vigie()
         .args([
             "demo",
+            "--no-serve",
             "--scale",
             "0.0004",
             "--days",
@@ -524,6 +525,7 @@ fn france_demo_and_assess() {
         .vigie()
         .args([
             "demo",
+            "--no-serve",
             "--profile",
             "france",
             "--scale",
@@ -554,4 +556,107 @@ fn france_demo_and_assess() {
         p[0]["rules"]["patch-age"]["hosts"].as_u64().unwrap() > 0,
         "patch age grows after the history: {p}"
     );
+}
+
+/// The README's first command ends on the dashboard: it prints the address
+/// and a demo login that works.
+#[test]
+fn demo_ends_on_the_dashboard() {
+    use std::io::BufRead;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let t = T::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .env_remove("VIGIE_DB")
+        .args([
+            "demo",
+            "--scale",
+            "0.0002",
+            "--days",
+            "2",
+            "--end",
+            "2026-08-31",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--out")
+        .arg(t.dir.path().join("demo"))
+        .current_dir(t.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // read standard error on a thread that keeps draining it (closing the
+    // pipe would make the server's next message fail)
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("sign in as demo ") {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let Some(pw) = words.iter().position(|w| *w == "password") {
+                    let _ = tx.send(words[pw + 1].to_string());
+                }
+            }
+        }
+    });
+    let password = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the demo prints a login");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ok = rt.block_on(async {
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut page = None;
+        // the server starts after the accounts are written (debug builds
+        // load the knowledge base slowly): wait up to a minute
+        for _ in 0..600 {
+            if let Ok(r) = c.get(format!("{base}/login")).send().await {
+                page = Some(r);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let page = page.expect("the dashboard answers");
+        let cookie = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("vigie_login_csrf="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let token = cookie.trim_start_matches("vigie_login_csrf=").to_string();
+        let r = c
+            .post(format!("{base}/login"))
+            .header("cookie", cookie)
+            .form(&[
+                ("username", "demo"),
+                ("password", password.as_str()),
+                ("csrf", token.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.starts_with("vigie_session=")))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "the printed demo login signs in");
 }
