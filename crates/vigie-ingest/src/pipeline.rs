@@ -50,6 +50,12 @@ pub struct IngestOptions {
     pub parse: ParseOptions,
     /// "Now", for observations without any time.
     pub now: Timestamp,
+    /// Confine the file to `establishment` (uploads over HTTP by an
+    /// establishment's officer or ingest token): machines are matched and
+    /// recorded by keys scoped to that establishment only. Hardware ids are
+    /// global, so an unconfined upload naming another establishment's
+    /// serial number would claim that machine and its history.
+    pub confine: bool,
 }
 
 impl Default for IngestOptions {
@@ -60,6 +66,7 @@ impl Default for IngestOptions {
             format: None,
             parse: ParseOptions::default(),
             now: Timestamp::now(),
+            confine: false,
         }
     }
 }
@@ -180,6 +187,8 @@ struct Group {
     host_id: i64,
     record: Option<HostRecord>,
     items: Vec<Prepared>,
+    /// From a confined upload: record no hardware key.
+    confined: bool,
 }
 
 struct GroupResult {
@@ -536,14 +545,18 @@ impl Pipeline {
                     &obs.host.addresses,
                 )
                 .map(|a| (a.establishment, a.reason));
-            let keys = identity::keys(&obs.host, attribution.as_ref().map(|a| &a.0));
+            let mut keys = identity::keys(&obs.host, attribution.as_ref().map(|a| &a.0));
+            if opts.confine {
+                keys.retain(|k| !k.starts_with("hw:"));
+            }
             if keys.is_empty() {
                 report.unidentified += 1;
                 continue;
             }
             report.first_observed = Some(report.first_observed.map_or(at, |f| f.min(at)));
             report.last_observed = Some(report.last_observed.map_or(at, |l| l.max(at)));
-            let unscoped = if attribution.is_some() {
+            // (a confined upload never adopts a machine recorded elsewhere)
+            let unscoped = if attribution.is_some() && !opts.confine {
                 identity::keys(&obs.host, None)
             } else {
                 Vec::new()
@@ -640,6 +653,7 @@ impl Pipeline {
                         host_id: id,
                         record: None,
                         items: Vec::new(),
+                        confined: opts.confine,
                     });
                     by_host.insert(id, groups.len() - 1);
                     groups.len() - 1
@@ -649,6 +663,7 @@ impl Pipeline {
                         host_id: 0,
                         record: None,
                         items: Vec::new(),
+                        confined: opts.confine,
                     });
                     new_groups.push(groups.len() - 1);
                     groups.len() - 1
@@ -1103,6 +1118,9 @@ fn evaluate_group(
         open = now_open;
         let mut keys = identity::keys(&ident, est.as_ref());
         keys.extend(p_keys.iter().filter(|k| k.starts_with("hw:")).cloned());
+        if g.confined {
+            keys.retain(|k| !k.starts_with("hw:"));
+        }
         keys.sort();
         keys.dedup();
         // keys already pointing here need no write (the moved host's keys are

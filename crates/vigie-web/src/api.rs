@@ -376,6 +376,11 @@ pub async fn trend(
         Some("week") => Step::Week,
         Some(_) => return Err(ApiError::bad_request("step: use day or week")),
     };
+    if step == Step::Day && to.days_since(from) > 732 {
+        return Err(ApiError::bad_request(
+            "a daily series covers at most two years: use step=week",
+        ));
+    }
     let items = trend_items(
         &st,
         &scope,
@@ -736,9 +741,9 @@ pub async fn watch_uptime(
     };
     let to = ListQuery::day(q.to.as_deref(), "to")?.unwrap_or_else(today);
     let from = ListQuery::day(q.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-6));
-    if from > to || to.days_since(from) > 3660 {
+    if from > to || to.days_since(from) > 732 {
         return Err(ApiError::bad_request(
-            "from must be before to, at most ten years apart",
+            "from must be before to, at most two years apart",
         ));
     }
     let items = st.store.watch_uptime(&scope, by, from, to).await?;
@@ -758,7 +763,7 @@ pub async fn ingest(
     Path(code): Path<String>,
     Query(q): Query<IngestQuery>,
     headers: axum::http::HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
     if !caller.grant.may_ingest_into(&code) {
@@ -775,9 +780,7 @@ pub async fn ingest(
     {
         return Err(ApiError::not_found());
     }
-    if body.is_empty() {
-        return Err(ApiError::bad_request("empty body: send the inventory file"));
-    }
+
     let format = q
         .format
         .as_deref()
@@ -798,13 +801,29 @@ pub async fn ingest(
         .name
         .clone()
         .unwrap_or_else(|| format!("http-upload-{}", code));
+    // a national administrator's upload is like the CLI's; anyone else's
+    // is confined to the establishment (hardware ids are global)
     let opts = vigie_ingest::IngestOptions {
         establishment: Some(code.clone()),
         observed_at,
         format,
+        confine: !caller.grant.is_admin(),
         ..Default::default()
     };
+    // one upload at a time, and its body is read only once its turn has
+    // come (concurrent uploads wait instead of filling memory)
     let _one_at_a_time = st.ingest_lock.lock().await;
+    let body: Bytes = axum::body::to_bytes(body, st.cfg.max_ingest_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the inventory is larger than the server accepts",
+            )
+        })?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("empty body: send the inventory file"));
+    }
     let mut pipeline = (st.pipeline)().await.map_err(ApiError::internal)?;
     let len = body.len();
     let result = pipeline
@@ -825,7 +844,12 @@ pub async fn ingest(
     .await;
     match result {
         Ok(report) => Ok(Json(report).into_response()),
-        Err(e) => Err(ApiError::new(ErrorCode::Unprocessable, e.to_string())),
+        Err(e) => Err(match e {
+            // storage details stay in the server's log
+            vigie_ingest::IngestError::Store { .. } => ApiError::internal(e),
+            // the rest names the line or offset: the uploader needs it
+            other => ApiError::new(ErrorCode::Unprocessable, other.to_string()),
+        }),
     }
 }
 

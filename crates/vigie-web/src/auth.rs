@@ -19,6 +19,9 @@ use vigie_store::Scope;
 
 pub const SESSION_COOKIE: &str = "vigie_session";
 pub const LOGIN_CSRF_COOKIE: &str = "vigie_login_csrf";
+/// A session ends after this long whatever its activity (a stolen cookie
+/// cannot be kept alive for ever).
+pub const ABSOLUTE_SESSION_S: i64 = 24 * 3600;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -102,21 +105,37 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-fn client_ip(parts: &Parts) -> Option<String> {
-    parts
+/// The client's address: the connection's peer, or, behind a trusted
+/// reverse proxy (`WebConfig::trust_proxy`), the last address the proxy
+/// appended to `X-Forwarded-For`.
+fn client_ip_with(parts: &Parts, trust_proxy: bool) -> Option<String> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| c.0.ip().to_string());
+    if !trust_proxy {
+        return peer;
+    }
+    parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .next_back()
+        .map(|a| a.to_string())
+        .or(peer)
 }
 
 /// The client's address, when the server knows it.
 pub struct ClientIp(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip_with(parts, st.cfg.trust_proxy)))
     }
 }
 
@@ -168,7 +187,7 @@ impl FromRequestParts<AppState> for Caller {
                 .unwrap_or_else(|| "/".into()),
             error,
         };
-        let ip = client_ip(parts);
+        let ip = client_ip_with(parts, st.cfg.trust_proxy);
         let now = now_ts();
         // an API token
         if let Some(auth) = parts
@@ -226,7 +245,8 @@ impl FromRequestParts<AppState> for Caller {
         let Some(s) = session else {
             return Err(reject(ApiError::unauthenticated()));
         };
-        if !s.is_live(now) {
+        let too_old = now.as_second() - s.created_at.as_second() > ABSOLUTE_SESSION_S;
+        if !s.is_live(now) || too_old {
             let _ = st.store.delete_session(&hash).await;
             return Err(reject(ApiError::unauthenticated()));
         }
@@ -312,7 +332,16 @@ impl LoginLimiter {
             let window = self.window;
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) <= window));
             if map.len() >= LIMITER_KEYS {
-                map.clear();
+                // evict the least recently tried tenth, never everything (a
+                // flood of fresh names must not reset a victim's counter)
+                let mut last: Vec<(Instant, String)> = map
+                    .iter()
+                    .filter_map(|(k, q)| q.back().map(|t| (*t, k.clone())))
+                    .collect();
+                last.sort();
+                for (_, k) in last.into_iter().take(LIMITER_KEYS / 10) {
+                    map.remove(&k);
+                }
             }
         }
         for k in keys {
@@ -328,9 +357,16 @@ impl LoginLimiter {
     }
 }
 
+/// A cookie; a negative `max_age` makes a browser-session cookie (the
+/// server enforces the sliding and absolute expiry).
 fn cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let age = if max_age < 0 {
+        String::new()
+    } else {
+        format!("; Max-Age={max_age}")
+    };
     let s = format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}{}",
         if secure { "; Secure" } else { "" }
     );
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
@@ -366,9 +402,19 @@ pub struct LoginForm {
     pub next: Option<String>,
 }
 
+/// Where to go after signing in: a local path only. Printable ASCII only
+/// (browsers drop tabs and newlines from `Location`, so `/\t/evil.example`
+/// would become `//evil.example`), starting with one `/`, no backslash.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.len() <= 512
+                && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\') =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -429,6 +475,17 @@ pub async fn login_submit(
             Err(e) => return ApiError::internal(e).into_response(),
         }
     };
+    // the attempt counts before the (slow) verification, so a burst of
+    // parallel guesses cannot all pass the check; success clears it
+    st.limiter.failed(&keys);
+    // password hashing is memory-hard: a bounded number at a time
+    let Ok(_permit) = st.hashing.clone().try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::pages::plain_page("Busy", "Too many sign-ins at once: try again in a moment."),
+        )
+            .into_response();
+    };
     let password = f.password;
     let verified = match &user {
         Some(u) if !u.is_disabled() => {
@@ -442,7 +499,6 @@ pub async fn login_submit(
             .unwrap_or(false),
     };
     let Some(user) = user.filter(|_| verified) else {
-        st.limiter.failed(&keys);
         crate::audit_raw(
             &st,
             "anonymous",
@@ -491,7 +547,7 @@ pub async fn login_submit(
     let mut resp = Redirect::to(&safe_next(f.next.as_deref())).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        cookie(SESSION_COOKIE, &session, ttl, st.cfg.secure_cookies),
+        cookie(SESSION_COOKIE, &session, -1, st.cfg.secure_cookies),
     );
     resp.headers_mut().append(
         header::SET_COOKIE,
@@ -532,4 +588,39 @@ pub async fn logout(
         cookie(SESSION_COOKIE, "", 0, st.cfg.secure_cookies),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_a_local_path_only() {
+        assert_eq!(safe_next(Some("/regions/Y56?x=1")), "/regions/Y56?x=1");
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/%09/ok-but\ttab",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a\nb",
+            "relative",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn the_limiter_counts_and_forgets() {
+        let l = LoginLimiter::new(2, Duration::from_secs(60));
+        let k = vec!["u:alice".to_string()];
+        assert!(!l.blocked(&k));
+        l.failed(&k);
+        l.failed(&k);
+        assert!(l.blocked(&k));
+        l.succeeded(&k);
+        assert!(!l.blocked(&k));
+    }
 }

@@ -546,6 +546,7 @@ pub async fn establishment(
             },
         )
         .await?;
+    let machines = st.store.count_hosts(&es, &HostFilter::default()).await?;
     // worst machines: most critical, then high findings (only those with
     // the rule chosen in the filter, if any)
     let mut worst: Vec<&vigie_store::HostView> = hosts
@@ -684,10 +685,15 @@ pub async fn establishment(
         format!("{} ({})", e.name, e.code),
         crumbs,
         format!(
-            "{} · region {} · {} machines",
+            "{} · region {} · {} machines{}",
             e.kind.as_str(),
             e.region,
-            hosts.len()
+            machines,
+            if machines as usize > hosts.len() {
+                format!(" (the tables below look at the first {})", hosts.len())
+            } else {
+                String::new()
+            }
         ),
         vec![
             Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),

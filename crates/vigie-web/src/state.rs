@@ -35,6 +35,9 @@ pub struct WebConfig {
     /// Failed logins allowed per user name and per address in `login_window`.
     pub login_attempts: u32,
     pub login_window: Duration,
+    /// Behind a reverse proxy on the same machine: take the client's
+    /// address from the last `X-Forwarded-For` entry (rate limits, audit).
+    pub trust_proxy: bool,
 }
 
 impl Default for WebConfig {
@@ -45,6 +48,7 @@ impl Default for WebConfig {
             max_ingest_bytes: 512 << 20,
             login_attempts: 5,
             login_window: Duration::from_secs(15 * 60),
+            trust_proxy: false,
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct AppState {
     /// One ingest at a time per server (each file is one transaction; the
     /// SQLite writer is single anyway).
     pub ingest_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Password verifications at once (argon2 uses 19 MiB each).
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -79,6 +85,9 @@ impl AppState {
             cfg: Arc::new(cfg),
             limiter: Arc::new(limiter),
             ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
         }
     }
 }

@@ -467,6 +467,62 @@ async fn ingest_is_limited_to_the_perimeter() {
             }
         }
     }
+    // an upload naming another establishment's serial number claims
+    // nothing: the machine stays where it is, and stays invisible
+    let b1_host = w.host_of(Org::B1);
+    let steal = format!(
+        "\"Computer Name\",\"Serial Number\",\"Operating System\",\"OS Version\",\"Build Number\",\"IP Addresses\",\"Installed KBs\",\"Last Hardware Scan\"\n\
+         \"host-qesta1-99\",\"SN{}01\",\"Microsoft Windows 10 Enterprise\",\"10.0.19045.3803\",\"19045\",\"10.1.9.9\",\"\",\"2/1/2024 10:00:00 AM\"\n",
+        Org::B1
+    );
+    for who in [Who::Officer, Who::Ingest] {
+        // a different name and address each time (the address is a key too)
+        let (n, ip) = if who == Who::Officer {
+            ("98", "10.1.9.8")
+        } else {
+            ("97", "10.1.9.7")
+        };
+        let body = steal.replace("99", n).replace("10.1.9.9", ip);
+        let (s, b) = w
+            .req(
+                "POST",
+                &format!("/api/v1/ingest/{}?format=csv", Org::A1),
+                who,
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        check_no_leak(who, "a colliding upload", &b);
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["hosts_new"], 1, "a new machine of A1, not B1's: {v}");
+        let (s, _) = w
+            .req(
+                "GET",
+                &format!("/api/v1/hosts/{b1_host}"),
+                Who::Officer,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (_, b1) = w
+        .req(
+            "GET",
+            &format!("/api/v1/hosts?establishment={}", Org::B1),
+            Who::Admin,
+            None,
+        )
+        .await;
+    let b1: serde_json::Value = serde_json::from_str(&b1).unwrap();
+    assert_eq!(b1["total"], 2, "B1 kept its machines: {b1}");
+    assert!(
+        b1["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == b1_host)
+    );
+
     // every ingest is in the audit log
     let (s, audit) = w
         .req(

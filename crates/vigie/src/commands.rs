@@ -167,6 +167,7 @@ pub fn ingest_options(a: &IngestArgs) -> Result<IngestOptions> {
             .transpose()?,
         parse,
         now: jiff::Timestamp::now(),
+        confine: false,
     })
 }
 

@@ -410,6 +410,7 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         crate::serve::ServeArgs {
             listen: a.listen,
             insecure_cookies: true,
+            trust_proxy: false,
             session_hours: 8,
             max_ingest_mib: 512,
             watch: false,

@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// Send cookies without the Secure flag (plain HTTP on loopback, demos).
     #[arg(long)]
     pub insecure_cookies: bool,
+    /// Behind a reverse proxy on this machine: the client's address is the
+    /// last X-Forwarded-For entry.
+    #[arg(long)]
+    pub trust_proxy: bool,
     /// Session lifetime in hours (sliding).
     #[arg(long, default_value_t = 8)]
     pub session_hours: u64,
@@ -46,6 +50,7 @@ pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState
         secure_cookies: !a.insecure_cookies,
         session_ttl: Duration::from_secs(a.session_hours.max(1) * 3600),
         max_ingest_bytes: a.max_ingest_mib.max(1) << 20,
+        trust_proxy: a.trust_proxy,
         ..WebConfig::default()
     };
     Ok(vigie_web::setup::app_state(store, rules, kb, cfg))
