@@ -82,6 +82,11 @@ impl Who {
     /// (an ingest token reads nothing but knows its own establishment).
     fn forbidden(self) -> Vec<String> {
         let mut v = Vec::new();
+        if !matches!(self, Who::Admin | Who::Analyst) {
+            // the other region, and machines no establishment claims
+            v.extend([Org::REG_B.to_string(), "Region Bravo".to_string()]);
+            v.push("host-unassigned-".to_string());
+        }
         for e in [Org::A1, Org::A2, Org::B1] {
             let own_ingest = self == Who::Ingest && e == Org::A1;
             if !(self.reads().contains(&e) || own_ingest) {
@@ -159,6 +164,9 @@ async fn world() -> World {
         })
         .collect();
     store.upsert_watch_targets(&targets).await.unwrap();
+    let state_for_unassigned = vigie_web::setup::default_state(store.clone(), WebConfig::default())
+        .await
+        .unwrap();
     let state = vigie_web::setup::default_state(
         store.clone(),
         WebConfig {
@@ -222,6 +230,19 @@ async fn world() -> World {
             .await;
         assert_eq!(r.0, StatusCode::OK, "ingest {e}: {}", r.1);
     }
+    // a machine no establishment claims (seen nationally only)
+    {
+        let mut p = (state_for_unassigned.pipeline)().await.unwrap();
+        let csv = "\"Computer Name\",\"Serial Number\",\"Operating System\",\"OS Version\",\"Build Number\",\"IP Addresses\",\"Installed KBs\",\"Last Hardware Scan\"\n\
+                   \"host-unassigned-01\",\"SNUNASSIGNED01\",\"Microsoft Windows 7 Professional\",\"6.1.7601\",\"7601\",\"192.0.2.77\",\"\",\"1/31/2024 10:00:00 AM\"\n";
+        p.ingest_reader(
+            "unassigned.csv",
+            std::io::Cursor::new(csv.as_bytes().to_vec()),
+            &vigie_ingest::IngestOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
     let all: serde_json::Value = serde_json::from_str(
         &w.req("GET", "/api/v1/hosts?per_page=1000", Who::Admin, None)
             .await
@@ -229,12 +250,18 @@ async fn world() -> World {
     )
     .unwrap();
     for h in all["items"].as_array().unwrap() {
+        if h["establishment"].is_null() {
+            continue;
+        }
         w.hosts.push((
             h["establishment"].as_str().unwrap_or("").to_string(),
             h["id"].as_i64().unwrap(),
         ));
     }
     assert_eq!(w.hosts.len(), 6, "{all}");
+    // the markers are live: national callers do see what others must not
+    let all_s = all.to_string();
+    assert!(all_s.contains("host-unassigned-") && all_s.contains("host-qestb1-"));
     w
 }
 
@@ -378,7 +405,10 @@ async fn every_route_every_role_no_leak() {
                         Some(false),
                     )))
                     .collect(),
-                Subject::Target => Vec::new(),
+                Subject::Target => panic!(
+                    "{}: add own/other/missing cases for target routes to this test",
+                    route.path
+                ),
             };
             for (path, visible) in cases {
                 let mut path = path;
