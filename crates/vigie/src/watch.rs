@@ -1228,11 +1228,13 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                     Ok((fresh, _)) => {
                         let mut jobs = Vec::with_capacity(fresh.len());
                         let mut keep = std::collections::HashSet::new();
+                        let mut edited = false;
                         for (w, j) in fresh {
                             keep.insert(w.id);
                             let sig = target_sig(&w);
                             let changed = options_seen.get(&w.id) != Some(&sig);
                             if changed || monitor.get(w.id).is_none() {
+                                edited = true;
                                 // new or edited: take the new options, keep the memory
                                 let memory = monitor.get(w.id).map(|old| old.memory.clone());
                                 let mut w = w;
@@ -1245,12 +1247,17 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                             jobs.push(j);
                         }
                         let gone: Vec<i64> = monitor.targets().map(|w| w.id).filter(|id| !keep.contains(id)).collect();
+                        edited |= !gone.is_empty();
                         for id in gone {
                             monitor.remove(id);
                             metrics.forget(id);
                             options_seen.remove(&id);
                         }
-                        sched.set_jobs(jobs);
+                        // rescheduling only when something changed keeps
+                        // every target's slot (a reload never skips a probe)
+                        if edited {
+                            sched.set_jobs(jobs);
+                        }
                     }
                     Err(e) => eprintln!("error: reloading targets: {e:#}"),
                 }
