@@ -45,6 +45,9 @@ pub enum BenchCommand {
     /// prometheus-blackbox-exporter side by side (CPU per probe), then a mass defacement
     /// and the time to its grouped notification.
     Watch(crate::bench_watch::WatchBenchArgs),
+    /// Page and API latencies of `vigie serve` on the current database, and
+    /// the overview API's throughput with wrk.
+    Web(crate::bench_web::WebBenchArgs),
     /// The watch benchmark's site server (run by `bench watch` in its own process).
     #[command(hide = true)]
     ServeSites(crate::bench_watch::ServeSitesArgs),
@@ -131,6 +134,7 @@ struct IngestBench {
 pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Watch(a) => crate::bench_watch::bench(ctx, a).await,
+        BenchCommand::Web(a) => crate::bench_web::run(ctx, a).await,
         BenchCommand::ServeSites(a) => crate::bench_watch::serve_sites(a).await,
         BenchCommand::Ingest {
             hosts,

@@ -4,6 +4,7 @@ mod accounts;
 mod app;
 mod bench;
 mod bench_watch;
+mod bench_web;
 mod commands;
 mod demo;
 mod metrics;
