@@ -38,6 +38,18 @@ pub struct ListQuery {
 pub const MAX_PER_PAGE: u64 = 1000;
 
 impl ListQuery {
+    /// The caller's perimeter narrowed to the `region` or `establishment`
+    /// asked for (outside it: not found).
+    async fn scope(&self, st: &AppState, caller: &Caller) -> ApiResult<Scope> {
+        narrow(
+            st.store.as_ref(),
+            &caller.scope()?,
+            self.region.as_deref(),
+            self.establishment.as_deref(),
+        )
+        .await
+    }
+
     fn page(&self) -> ApiResult<(u64, u64)> {
         let page = self.page.unwrap_or(1);
         let per = self.per_page.unwrap_or(100);
@@ -284,13 +296,7 @@ pub async fn posture(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let at = ListQuery::day(q.at.as_deref(), "at")?.unwrap_or_else(today);
     let items = posture_items(&st, &scope, group_by(q.by.as_deref())?, at).await?;
     if q.csv()? {
@@ -349,13 +355,7 @@ pub async fn trend(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let rule_s = q
         .rule
         .as_deref()
@@ -421,13 +421,7 @@ pub async fn regions(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let items = region_items(&st, &scope).await?;
     list_response(&st, &caller, &q, items, "regions").await
 }
@@ -481,13 +475,7 @@ pub async fn establishments(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let items: Vec<EstablishmentItem> = st
         .store
         .establishments(&scope)
@@ -574,13 +562,7 @@ pub async fn hosts(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let filter = host_filter(&q, &scope)?;
     let items = st.store.hosts(&scope, &filter).await?;
     if q.csv()? {
@@ -638,13 +620,7 @@ pub async fn rules(
 ) -> ApiResult<Response> {
     // reference data, but a narrowing outside the perimeter is refused
     // like everywhere else
-    narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    q.scope(&st, &caller).await?;
     list_response(&st, &caller, &q, st.rules.as_ref().clone(), "rules").await
 }
 
@@ -653,13 +629,7 @@ pub async fn kb(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    q.scope(&st, &caller).await?;
     list_response(&st, &caller, &q, st.kb.as_ref().clone(), "knowledge-base").await
 }
 
@@ -678,13 +648,7 @@ pub async fn watch_targets(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let items: Vec<TargetItem> = st
         .store
         .watch_target_list(&scope)
@@ -707,13 +671,7 @@ pub async fn watch_events(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let since = ListQuery::day(q.since.as_deref(), "since")?
         .unwrap_or_else(|| today().add_days(-7))
         .start_second();
@@ -726,13 +684,7 @@ pub async fn watch_uptime(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
-    let scope = narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    let scope = q.scope(&st, &caller).await?;
     let by = match q.by.as_deref() {
         None => WatchGroup::Establishment,
         Some(v) => WatchGroup::parse(v).ok_or_else(|| {
@@ -859,13 +811,7 @@ pub async fn audit_log(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     caller.require_admin()?;
-    narrow(
-        st.store.as_ref(),
-        &caller.scope()?,
-        q.region.as_deref(),
-        q.establishment.as_deref(),
-    )
-    .await?;
+    q.scope(&st, &caller).await?;
     let since = ListQuery::day(q.since.as_deref(), "since")?
         .unwrap_or_else(|| today().add_days(-30))
         .start_second();
