@@ -228,14 +228,14 @@ pub async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct RuleShare {
     pub hosts: u64,
     pub share: f64,
     pub needs_review: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct PostureItem {
     pub group: String,
     pub name: String,
@@ -260,6 +260,24 @@ pub fn group_by(s: Option<&str>) -> ApiResult<GroupBy> {
 }
 
 pub async fn posture_items(
+    st: &AppState,
+    scope: &Scope,
+    by: GroupBy,
+    at: Day,
+) -> ApiResult<Vec<PostureItem>> {
+    let key = format!("posture|{scope:?}|{by:?}|{at}");
+    if let Some(crate::state::Cached::Posture(v)) = st.cache.get(&key) {
+        return Ok(v.as_ref().clone());
+    }
+    let v = posture_uncached(st, scope, by, at).await?;
+    st.cache.put(
+        key,
+        crate::state::Cached::Posture(std::sync::Arc::new(v.clone())),
+    );
+    Ok(v)
+}
+
+async fn posture_uncached(
     st: &AppState,
     scope: &Scope,
     by: GroupBy,
@@ -315,7 +333,7 @@ pub async fn posture(
     list_response(&st, &caller, &q, items, "posture").await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct TrendItem {
     pub day: Day,
     pub group: String,
@@ -326,6 +344,27 @@ pub struct TrendItem {
 }
 
 pub async fn trend_items(
+    st: &AppState,
+    scope: &Scope,
+    rule: &RuleId,
+    by: GroupBy,
+    from: Day,
+    to: Day,
+    step: Step,
+) -> ApiResult<Vec<TrendItem>> {
+    let key = format!("trend|{scope:?}|{rule}|{by:?}|{from}|{to}|{step:?}");
+    if let Some(crate::state::Cached::Trend(v)) = st.cache.get(&key) {
+        return Ok(v.as_ref().clone());
+    }
+    let v = trend_uncached(st, scope, rule, by, from, to, step).await?;
+    st.cache.put(
+        key,
+        crate::state::Cached::Trend(std::sync::Arc::new(v.clone())),
+    );
+    Ok(v)
+}
+
+async fn trend_uncached(
     st: &AppState,
     scope: &Scope,
     rule: &RuleId,
@@ -794,6 +833,9 @@ pub async fn ingest(
         serde_json::json!({"bytes": len, "name": name}),
     )
     .await;
+    if result.is_ok() {
+        st.cache.clear();
+    }
     match result {
         Ok(report) => Ok(Json(report).into_response()),
         Err(e) => Err(match e {

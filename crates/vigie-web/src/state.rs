@@ -38,6 +38,8 @@ pub struct WebConfig {
     /// Behind a reverse proxy on the same machine: take the client's
     /// address from the last `X-Forwarded-For` entry (rate limits, audit).
     pub trust_proxy: bool,
+    /// How long a computed posture or trend is reused (0: never).
+    pub cache_ttl: Duration,
 }
 
 impl Default for WebConfig {
@@ -49,6 +51,7 @@ impl Default for WebConfig {
             login_attempts: 5,
             login_window: Duration::from_secs(15 * 60),
             trust_proxy: false,
+            cache_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -66,6 +69,7 @@ pub struct AppState {
     pub ingest_lock: Arc<tokio::sync::Mutex<()>>,
     /// Password verifications at once (argon2 uses 19 MiB each).
     pub hashing: Arc<tokio::sync::Semaphore>,
+    pub cache: Arc<ResultCache>,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
         cfg: WebConfig,
     ) -> AppState {
         let limiter = crate::auth::LoginLimiter::new(cfg.login_attempts, cfg.login_window);
+        let cfg_cache_ttl = cfg.cache_ttl;
         AppState {
             store,
             pipeline,
@@ -88,6 +93,72 @@ impl AppState {
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
+            cache: Arc::new(ResultCache::new(cfg_cache_ttl)),
         }
+    }
+}
+
+/// A computed posture or trend, shared by the requests that ask for the same
+/// perimeter, grouping and days.
+#[derive(Clone)]
+pub enum Cached {
+    Posture(Arc<Vec<crate::api::PostureItem>>),
+    Trend(Arc<Vec<crate::api::TrendItem>>),
+}
+
+/// Posture and trends computed from the daily aggregates, kept a short
+/// while: an upload through the API clears it at once; an ingest by
+/// another process (the CLI) shows after at most `ttl`. Keys include the
+/// exact scope, so perimeters never share an entry.
+pub struct ResultCache {
+    ttl: Duration,
+    map: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Cached)>>,
+}
+
+/// Most entries kept (each a few kilobytes).
+const CACHE_ENTRIES: usize = 4096;
+
+impl ResultCache {
+    pub fn new(ttl: Duration) -> ResultCache {
+        ResultCache {
+            ttl,
+            map: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (std::time::Instant, Cached)>>
+    {
+        match self.map.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Cached> {
+        let map = self.lock();
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: String, v: Cached) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.lock();
+        if map.len() >= CACHE_ENTRIES {
+            let ttl = self.ttl;
+            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            if map.len() >= CACHE_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(key, (std::time::Instant::now(), v));
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 }
