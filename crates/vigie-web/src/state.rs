@@ -115,8 +115,10 @@ pub struct ResultCache {
     map: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Cached)>>,
 }
 
-/// Most entries kept (each a few kilobytes).
-const CACHE_ENTRIES: usize = 4096;
+/// Most entries kept. An entry is a few kilobytes, up to a few megabytes
+/// for a national table by establishment at full scale, and a caller can
+/// make a new key per day asked for: the count stays small.
+const CACHE_ENTRIES: usize = 256;
 
 impl ResultCache {
     pub fn new(ttl: Duration) -> ResultCache {
