@@ -348,7 +348,7 @@ pub struct Assessment {
 }
 
 /// A phrase normalised like page text.
-fn phrase_words(phrase: &str) -> String {
+pub(crate) fn phrase_words(phrase: &str) -> String {
     let mut v = Vec::new();
     push_text(phrase, &mut v);
     v.join(" ")
@@ -518,7 +518,8 @@ impl Baseline {
     }
 }
 
-fn contains_phrase(haystack: &str, phrase: &str) -> bool {
+/// Whether normalised text holds a normalised phrase as whole words.
+pub(crate) fn contains_phrase(haystack: &str, phrase: &str) -> bool {
     let padded = format!(" {haystack} ");
     padded.contains(&format!(" {phrase} ")) || haystack.split('\n').any(|l| l == phrase)
 }

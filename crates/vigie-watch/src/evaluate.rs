@@ -5,10 +5,12 @@
 //! Each target keeps a [`Memory`] between probes (its state machine, the
 //! addresses and certificate seen, its content baseline), stored as JSON.
 
-use crate::deface::{Assessment, Baseline, DEFAULT_BANNED, Page, Verdict, normalize};
+use crate::deface::{
+    Assessment, Baseline, DEFAULT_BANNED, Page, Verdict, contains_phrase, normalize, phrase_words,
+};
 use crate::probe::{CertProblem, ErrorKind, Phase, ProbeOutcome};
 use crate::state::{Observed, TargetState};
-use crate::target::TargetOptions;
+use crate::target::{StatusSet, TargetOptions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -168,10 +170,46 @@ fn worst(a: Observed, b: Observed) -> Observed {
     if rank(b) > rank(a) { b } else { a }
 }
 
-/// Judges one probe outcome and updates the target's detection memory
-/// (not its state machine: the caller feeds `observed` to it).
+/// What a target's options need at every probe, worked out once: the
+/// accepted statuses, the compiled regular expression, the banned phrases
+/// (built-in and the target's).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    status: StatusSet,
+    regex: Option<regex::Regex>,
+    banned: Vec<String>,
+}
+
+impl Prepared {
+    pub fn new(opts: &TargetOptions) -> Prepared {
+        Prepared {
+            status: opts.status_set(),
+            regex: opts.regex(),
+            banned: DEFAULT_BANNED
+                .iter()
+                .map(|p| p.to_string())
+                .chain(opts.banned_content.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
+/// [`evaluate_prepared`] with the options prepared for this one call.
 pub fn evaluate(
     opts: &TargetOptions,
+    outcome: &ProbeOutcome,
+    mem: &mut Memory,
+    now: i64,
+) -> Evaluation {
+    evaluate_prepared(opts, &Prepared::new(opts), outcome, mem, now)
+}
+
+/// Judges one probe outcome and updates the target's detection memory
+/// (not its state machine: the caller feeds `observed` to it). `prep` is
+/// [`Prepared::new`] of `opts`, kept from one probe to the next.
+pub fn evaluate_prepared(
+    opts: &TargetOptions,
+    prep: &Prepared,
     outcome: &ProbeOutcome,
     mem: &mut Memory,
     now: i64,
@@ -274,7 +312,8 @@ pub fn evaluate(
             signals,
         };
     };
-    if !opts.status_set().contains(http.status) {
+    let status_ok = prep.status.contains(http.status);
+    if !status_ok {
         observed = worst(observed, Observed::Down);
         reasons.push(Reason::UnexpectedStatus {
             status: http.status,
@@ -286,7 +325,7 @@ pub fn evaluate(
         reasons.push(Reason::Slow { ms: total_ms });
     }
     let body = String::from_utf8_lossy(&http.body);
-    if let Some(re) = opts.regex()
+    if let Some(re) = &prep.regex
         && !re.is_match(&body)
     {
         observed = worst(observed, Observed::Down);
@@ -295,16 +334,23 @@ pub fn evaluate(
         });
     }
     let page_ok = matches!(observed, Observed::Up | Observed::Degraded);
+    // expected phrases absent from the page's words
+    let missing = |joined: &str| -> Vec<String> {
+        opts.expect_content
+            .iter()
+            .filter(|e| {
+                let want = phrase_words(e);
+                !want.is_empty() && !contains_phrase(joined, &want)
+            })
+            .cloned()
+            .collect()
+    };
     if !opts.deface {
         // keyword checks without a baseline
-        let page = normalize(&body);
-        let joined = format!(" {} ", page.words.join(" "));
-        for e in &opts.expect_content {
-            let want = normalize(e).words.join(" ");
-            if !want.is_empty() && !joined.contains(&format!(" {want} ")) {
-                observed = worst(observed, Observed::Down);
-                reasons.push(Reason::ContentMissing { what: e.clone() });
-            }
+        let joined = normalize(&body).words.join(" ");
+        for what in missing(&joined) {
+            observed = worst(observed, Observed::Down);
+            reasons.push(Reason::ContentMissing { what });
         }
         return Evaluation {
             observed,
@@ -312,7 +358,7 @@ pub fn evaluate(
             signals,
         };
     }
-    if !opts.status_set().contains(http.status) || outcome.error.is_some() {
+    if !status_ok || outcome.error.is_some() {
         // an error page is not the site's content: an outage whose error
         // page has its own title is not a defacement
         return Evaluation {
@@ -322,11 +368,7 @@ pub fn evaluate(
         };
     }
     let page = normalize(&body);
-    let banned: Vec<&str> = DEFAULT_BANNED
-        .iter()
-        .copied()
-        .chain(opts.banned_content.iter().map(String::as_str))
-        .collect();
+    let banned: Vec<&str> = prep.banned.iter().map(String::as_str).collect();
     if mem.baseline_epoch != opts.baseline_epoch
         || mem
             .baseline
@@ -343,20 +385,15 @@ pub fn evaluate(
                 mem.learning.push(page.clone());
             }
             // while learning, the fixed checks still apply
-            let joined = format!(" {} ", page.words.join(" "));
-            let mut hits = Vec::new();
-            for p in &banned {
-                let w = normalize(p).words.join(" ");
-                if !w.is_empty() && joined.contains(&format!(" {w} ")) {
-                    hits.push(w);
-                }
-            }
-            for e in &opts.expect_content {
-                let want = normalize(e).words.join(" ");
-                if !want.is_empty() && !joined.contains(&format!(" {want} ")) {
-                    observed = worst(observed, Observed::Changed);
-                    reasons.push(Reason::ContentMissing { what: e.clone() });
-                }
+            let joined = page.words.join(" ");
+            let hits: Vec<String> = banned
+                .iter()
+                .map(|p| phrase_words(p))
+                .filter(|w| !w.is_empty() && contains_phrase(&joined, w))
+                .collect();
+            for what in missing(&joined) {
+                observed = worst(observed, Observed::Changed);
+                reasons.push(Reason::ContentMissing { what });
             }
             if !hits.is_empty() {
                 // never learn a page carrying a defacer's phrase as the norm

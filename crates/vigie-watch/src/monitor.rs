@@ -5,7 +5,7 @@
 //! correlator's notices.
 
 use crate::correlate::{Config as CorrelateConfig, Correlator, Notice, TargetInfo};
-use crate::evaluate::{Evaluation, Memory, Reason, Signal, evaluate};
+use crate::evaluate::{Evaluation, Memory, Prepared, Reason, Signal, evaluate_prepared};
 use crate::probe::{ProbeOutcome, registrable_zone};
 use crate::state::{Observed, Status, Thresholds, Transition};
 use crate::target::TargetOptions;
@@ -54,7 +54,8 @@ pub struct Handled {
 }
 
 pub struct Monitor {
-    targets: HashMap<i64, Watched>,
+    /// Each target with its options prepared once.
+    targets: HashMap<i64, (Watched, Prepared)>,
     thresholds: Thresholds,
     correlator: Correlator,
 }
@@ -70,23 +71,20 @@ impl Monitor {
 
     /// Adds or replaces a target (keeps the memory given).
     pub fn insert(&mut self, w: Watched) {
-        self.targets.insert(w.id, w);
+        let prep = Prepared::new(&w.options);
+        self.targets.insert(w.id, (w, prep));
     }
 
     pub fn remove(&mut self, id: i64) -> Option<Watched> {
-        self.targets.remove(&id)
+        self.targets.remove(&id).map(|(w, _)| w)
     }
 
     pub fn get(&self, id: i64) -> Option<&Watched> {
-        self.targets.get(&id)
-    }
-
-    pub fn get_mut(&mut self, id: i64) -> Option<&mut Watched> {
-        self.targets.get_mut(&id)
+        self.targets.get(&id).map(|(w, _)| w)
     }
 
     pub fn targets(&self) -> impl Iterator<Item = &Watched> {
-        self.targets.values()
+        self.targets.values().map(|(w, _)| w)
     }
 
     pub fn len(&self) -> usize {
@@ -118,9 +116,9 @@ impl Monitor {
     /// give `None`.
     pub fn handle(&mut self, id: i64, outcome: ProbeOutcome, now: i64) -> Option<Handled> {
         let thresholds = self.thresholds;
-        let w = self.targets.get_mut(&id)?;
+        let (w, prep) = self.targets.get_mut(&id)?;
         let before = w.memory.sig();
-        let evaluation = evaluate(&w.options, &outcome, &mut w.memory, now);
+        let evaluation = evaluate_prepared(&w.options, prep, &outcome, &mut w.memory, now);
         let observed = evaluation.observed;
         let info = Self::info(w, Some(&outcome));
         let transition = if self.correlator.canary_down() {

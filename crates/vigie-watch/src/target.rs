@@ -99,10 +99,7 @@ impl TargetOptions {
     pub fn validate(&self) -> Result<(), String> {
         StatusSet::parse(&self.expect_status).map_err(|e| format!("expect_status: {e}"))?;
         if let Some(r) = &self.expect_regex {
-            regex::RegexBuilder::new(r)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| format!("expect_regex: {e}"))?;
+            build_regex(r).map_err(|e| format!("expect_regex: {e}"))?;
         }
         if !(1..=86_400).contains(&self.interval_s) {
             return Err("interval_s must be between 1 and 86400".into());
@@ -128,14 +125,18 @@ impl TargetOptions {
         StatusSet::parse(&self.expect_status).unwrap_or(StatusSet(vec![(200, 399)]))
     }
 
+    /// The compiled `expect_regex` (compile it once per target, not per probe).
     pub fn regex(&self) -> Option<regex::Regex> {
-        self.expect_regex.as_ref().and_then(|r| {
-            regex::RegexBuilder::new(r)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .ok()
-        })
+        self.expect_regex
+            .as_deref()
+            .and_then(|r| build_regex(r).ok())
     }
+}
+
+fn build_regex(r: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(r)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
 }
 
 /// A target as defined by its owner.

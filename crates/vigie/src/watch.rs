@@ -642,16 +642,19 @@ async fn once(ctx: &Ctx, a: ProbeArgs) -> Result<ExitCode> {
     let mut failing = 0usize;
     for r in results {
         let at = r.outcome.started_at;
-        let outcome = r.outcome.clone();
         let Some(h) = monitor.handle(r.id, r.outcome, at) else {
             continue;
         };
-        samples.push(sample_of(h.target_id, at, h.observed, &outcome));
-        events.extend(event_of(&h));
-        events.extend(signal_events(&h, at));
+        // the monitor keeps the outcome (without its body) as the target's last
         let Some(w) = monitor.get(h.target_id) else {
             continue;
         };
+        let Some(outcome) = w.last.as_ref().map(|l| &l.outcome) else {
+            continue;
+        };
+        samples.push(sample_of(h.target_id, at, h.observed, outcome));
+        events.extend(event_of(&h));
+        events.extend(signal_events(&h, at));
         states.push((w.id, state_record(w, at)?));
         if matches!(h.observed, Observed::Down | Observed::Defaced) {
             failing += 1;
@@ -1164,9 +1167,10 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             } => break,
             Some(r) = res_rx.recv() => {
                 let now = now_s();
-                let outcome_copy = r.outcome.clone();
                 let Some(h) = monitor.handle(r.id, r.outcome, now) else { continue };
-                let mut sample = sample_of(h.target_id, now, h.observed, &outcome_copy);
+                // the monitor keeps the outcome (without its body) as the target's last
+                let Some(last) = monitor.get(h.target_id).and_then(|w| w.last.as_ref()) else { continue };
+                let mut sample = sample_of(h.target_id, now, h.observed, &last.outcome);
                 let prev = last_raw.get(&h.target_id).copied();
                 sample.keep_raw = h.observed != Observed::Up
                     || h.transition.is_some()
