@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::scope::{establishment_visible, narrow, region_visible};
+use crate::scope::{narrow, region_visible, visible_establishment, visible_region};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use vigie_core::{Day, EstablishmentCode, RegionCode, RuleId};
+use vigie_core::{Day, Establishment, EstablishmentCode, RuleId};
 use vigie_store::{GroupBy, HostFilter, Scope, Step, WatchGroup};
 
 /// Query parameters shared by list endpoints.
@@ -478,14 +478,8 @@ pub async fn region(
     Path(code): Path<String>,
 ) -> ApiResult<Json<RegionDetail>> {
     let scope = caller.scope()?;
-    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !region_visible(&scope, &code) {
-        return Err(ApiError::not_found());
-    }
-    let org = st.store.org().await?;
-    let Some(r) = org.regions().iter().find(|r| r.code == code) else {
-        return Err(ApiError::not_found());
-    };
+    let r = visible_region(st.store.as_ref(), &scope, &code).await?;
+    let code = r.code.clone();
     let ests = posture_items(
         &st,
         &Scope::Region(code.clone()),
@@ -509,6 +503,18 @@ pub struct EstablishmentItem {
     pub parent: Option<String>,
 }
 
+impl From<Establishment> for EstablishmentItem {
+    fn from(e: Establishment) -> Self {
+        EstablishmentItem {
+            code: e.code.to_string(),
+            name: e.name,
+            kind: e.kind.as_str().to_string(),
+            region: e.region.to_string(),
+            parent: e.parent,
+        }
+    }
+}
+
 pub async fn establishments(
     State(st): State<AppState>,
     caller: Caller,
@@ -520,13 +526,7 @@ pub async fn establishments(
         .establishments(&scope)
         .await?
         .into_iter()
-        .map(|e| EstablishmentItem {
-            code: e.code.to_string(),
-            name: e.name,
-            kind: e.kind.as_str().to_string(),
-            region: e.region.to_string(),
-            parent: e.parent,
-        })
+        .map(EstablishmentItem::from)
         .collect();
     list_response(&st, &caller, &q, items, "establishments").await
 }
@@ -544,27 +544,16 @@ pub async fn establishment(
     Path(code): Path<String>,
 ) -> ApiResult<Json<EstablishmentDetail>> {
     let scope = caller.scope()?;
-    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
-        return Err(ApiError::not_found());
-    }
+    let e = visible_establishment(st.store.as_ref(), &scope, &code).await?;
+    let code = e.code.clone();
     let own = Scope::Establishment(code.clone());
-    let Some(e) = st.store.establishments(&own).await?.into_iter().next() else {
-        return Err(ApiError::not_found());
-    };
     let posture = posture_items(&st, &own, GroupBy::Establishment, today())
         .await?
         .into_iter()
         .next();
     let hosts = st.store.count_hosts(&own, &HostFilter::default()).await?;
     Ok(Json(EstablishmentDetail {
-        establishment: EstablishmentItem {
-            code: e.code.to_string(),
-            name: e.name,
-            kind: e.kind.as_str().to_string(),
-            region: e.region.to_string(),
-            parent: e.parent,
-        },
+        establishment: EstablishmentItem::from(e),
         posture,
         hosts,
     }))

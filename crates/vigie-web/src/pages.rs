@@ -5,7 +5,7 @@
 use crate::api::{PostureItem, posture_items, trend_items};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::scope::{establishment_visible, region_visible};
+use crate::scope::{region_visible, visible_establishment, visible_region};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use vigie_charts as charts;
-use vigie_core::{Day, EstablishmentCode, RegionCode, RuleId};
+use vigie_core::{Day, RuleId};
 use vigie_store::{GroupBy, HostFilter, Scope, Step, WatchGroup};
 
 /// The rules shown as headline figures, in order, with their labels.
@@ -210,6 +210,23 @@ pub fn risk(p: &PostureItem) -> f64 {
         / 11.0
 }
 
+/// The page of a posture group (none for machines no establishment claims).
+fn group_href(by: GroupBy, r: &PostureItem) -> Option<String> {
+    if r.group == "unassigned" || r.group.is_empty() {
+        return None;
+    }
+    let code = crate::auth::urlencode(&r.group);
+    Some(match by {
+        GroupBy::Region => format!("/regions/{code}"),
+        _ => format!("/establishments/{code}"),
+    })
+}
+
+/// Most at risk first (ties by code, so the order is stable).
+fn rank_by_risk(rows: &mut [PostureItem]) {
+    rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+}
+
 /// Share of machines with a critical finding (end of life or MS17-010).
 fn critical_share(p: &PostureItem) -> f64 {
     let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.share);
@@ -382,15 +399,11 @@ pub async fn overview(State(st): State<AppState>, caller: Caller) -> ApiResult<R
     }
     let rows = posture_items(&st, &scope, by, at).await?;
     let mut ranked = rows;
-    ranked.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    rank_by_risk(&mut ranked);
     let tiles = ranked
         .iter()
-        .filter(|r| r.group != "unassigned" && !r.group.is_empty())
-        .map(|r| {
-            let href = match by {
-                GroupBy::Region => format!("/regions/{}", crate::auth::urlencode(&r.group)),
-                _ => format!("/establishments/{}", crate::auth::urlencode(&r.group)),
-            };
+        .filter_map(|r| group_href(by, r).map(|href| (r, href)))
+        .map(|(r, href)| {
             let name = if r.name.is_empty() {
                 r.group.clone()
             } else {
@@ -407,15 +420,7 @@ pub async fn overview(State(st): State<AppState>, caller: Caller) -> ApiResult<R
             }
         })
         .collect();
-    let table = posture_table(&ranked, |r| {
-        if r.group == "unassigned" || r.group.is_empty() {
-            return None;
-        }
-        Some(match by {
-            GroupBy::Region => format!("/regions/{}", crate::auth::urlencode(&r.group)),
-            _ => format!("/establishments/{}", crate::auth::urlencode(&r.group)),
-        })
-    });
+    let table = posture_table(&ranked, |r| group_href(by, r));
     let by_s = match by {
         GroupBy::Region => "region",
         _ => "establishment",
@@ -448,17 +453,11 @@ pub async fn region(
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let scope = caller.scope()?;
-    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !region_visible(&scope, &code) {
-        return Err(ApiError::not_found());
-    }
-    let org = st.store.org().await?;
-    let Some(region) = org.regions().iter().find(|r| r.code == code) else {
-        return Err(ApiError::not_found());
-    };
+    let region = visible_region(st.store.as_ref(), &scope, &code).await?;
+    let code = region.code.clone();
     let rs = Scope::Region(code.clone());
     let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
-    rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    rank_by_risk(&mut rows);
     let (trend, _) = trend_chart(
         &st,
         &rs,
@@ -524,14 +523,9 @@ pub async fn establishment(
         })
         .transpose()?;
     let scope = caller.scope()?;
-    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
-        return Err(ApiError::not_found());
-    }
+    let e = visible_establishment(st.store.as_ref(), &scope, &code).await?;
+    let code = e.code.clone();
     let es = Scope::Establishment(code.clone());
-    let Some(e) = st.store.establishments(&es).await?.into_iter().next() else {
-        return Err(ApiError::not_found());
-    };
     let (trend, _) =
         trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
     let posture = posture_items(&st, &es, GroupBy::Establishment, today()).await?;
@@ -1038,14 +1032,9 @@ pub async fn report_establishment(
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let scope = caller.scope()?;
-    let code = EstablishmentCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !establishment_visible(st.store.as_ref(), &scope, &code).await? {
-        return Err(ApiError::not_found());
-    }
+    let e = visible_establishment(st.store.as_ref(), &scope, &code).await?;
+    let code = e.code.clone();
     let es = Scope::Establishment(code.clone());
-    let Some(e) = st.store.establishments(&es).await?.into_iter().next() else {
-        return Err(ApiError::not_found());
-    };
     let (summary, hosts) = report_summary(&st, &es).await?;
     let (trend, _) =
         trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
@@ -1108,14 +1097,8 @@ pub async fn report_region(
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let scope = caller.scope()?;
-    let code = RegionCode::new(&code).map_err(|_| ApiError::not_found())?;
-    if !region_visible(&scope, &code) {
-        return Err(ApiError::not_found());
-    }
-    let org = st.store.org().await?;
-    let Some(region) = org.regions().iter().find(|r| r.code == code) else {
-        return Err(ApiError::not_found());
-    };
+    let region = visible_region(st.store.as_ref(), &scope, &code).await?;
+    let code = region.code.clone();
     let rs = Scope::Region(code.clone());
     let (summary, hosts) = report_summary(&st, &rs).await?;
     let (trend, _) = trend_chart(
@@ -1126,7 +1109,7 @@ pub async fn report_region(
     )
     .await?;
     let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
-    rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
+    rank_by_risk(&mut rows);
     rows.truncate(15);
     crate::audit(
         &st,

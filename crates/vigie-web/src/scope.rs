@@ -81,3 +81,42 @@ pub fn region_visible(scope: &Scope, code: &RegionCode) -> bool {
         Scope::Establishment(_) => false,
     }
 }
+
+/// The establishment a path names, if the scope may read it; otherwise
+/// not found (the same answer as for a code that does not exist).
+pub async fn visible_establishment(
+    store: &dyn Store,
+    scope: &Scope,
+    code: &str,
+) -> ApiResult<Establishment> {
+    let code = EstablishmentCode::new(code).map_err(|_| ApiError::not_found())?;
+    if !establishment_visible(store, scope, &code).await? {
+        return Err(ApiError::not_found());
+    }
+    store
+        .establishments(&Scope::Establishment(code))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::not_found)
+}
+
+/// The region a path names, if the scope may read it; otherwise not found.
+pub async fn visible_region(
+    store: &dyn Store,
+    scope: &Scope,
+    code: &str,
+) -> ApiResult<vigie_core::Region> {
+    let code = RegionCode::new(code).map_err(|_| ApiError::not_found())?;
+    if !region_visible(scope, &code) {
+        return Err(ApiError::not_found());
+    }
+    store
+        .org()
+        .await?
+        .regions()
+        .iter()
+        .find(|r| r.code == code)
+        .cloned()
+        .ok_or_else(ApiError::not_found)
+}
