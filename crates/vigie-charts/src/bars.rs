@@ -11,7 +11,7 @@ use crate::svg::{
 use crate::table::table_html;
 use crate::text::{c, escape, text_width, truncate_to_width, wrap};
 use crate::ticks::{MAX_ABS, nice_ticks};
-use crate::xy::{MAX_H, MAX_W, MIN_H, MIN_W, PAD};
+use crate::xy::{MAX_H, MAX_W, MIN_H, MIN_W, PAD, value_axis};
 
 /// Stacked bars: one bar per category, one coloured segment per stack.
 #[derive(Debug, Clone, PartialEq)]
@@ -352,19 +352,8 @@ impl StackedBars {
         };
         let plot_bottom = (h - PAD - label_h).max(plot_top + 20.0);
         let plot_h = plot_bottom - plot_top;
-        let target = ((plot_h / 40.0).floor() as usize).clamp(3, 10);
-        let t = nice_ticks(lo, hi, target);
+        let (t, tick_labels, left) = value_axis(lo, hi, plot_h, self.y.format, w);
         let (t0, t1) = (t.lo(), t.hi());
-        let tick_labels: Vec<String> = t
-            .values
-            .iter()
-            .map(|v| self.y.format.format_tick(*v, t.step))
-            .collect();
-        let tw = tick_labels
-            .iter()
-            .map(|s| text_width(s, TICK_FONT.size))
-            .fold(0.0, f64::max);
-        let left = (PAD + tw + 10.0).min(w * 0.4);
         let right = w - PAD;
         let plot_w = (right - left).max(10.0);
         let sy = move |v: f64| {

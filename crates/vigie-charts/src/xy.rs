@@ -2,13 +2,13 @@
 
 use std::fmt::Write as _;
 
-use crate::format::{Axis, MAX_DAY, XAxis};
+use crate::format::{Axis, MAX_DAY, ValueFormat, XAxis};
 use crate::svg::{
     self, AXIS, Anchor, GRID, LABEL_FONT, LEGEND_FONT, SUBTITLE_FONT, TEXT_MUTED, TICK_FONT,
     TITLE_FONT, VALUE_FONT,
 };
 use crate::text::{push_c, text_width, truncate_to_width};
-use crate::ticks::{MAX_ABS, date_ticks, nice_ticks};
+use crate::ticks::{MAX_ABS, Ticks, date_ticks, nice_ticks};
 
 pub(crate) const PAD: f64 = 16.0;
 pub(crate) const MIN_W: f64 = 160.0;
@@ -241,29 +241,17 @@ impl XyChart<'_> {
             (x0 as f64, x1 as f64)
         };
         let plot_h = plot_bottom - plot_top;
-        let target = ((plot_h / 40.0).floor() as usize).clamp(3, 10);
-        let yt = nice_ticks(y_lo, y_hi, target);
+        let (yt, y_labels, left) = value_axis(y_lo, y_hi, plot_h, self.y.format, w);
         let (ty0, ty1) = (yt.lo(), yt.hi());
-        let y_labels: Vec<String> = yt
-            .values
-            .iter()
-            .map(|v| self.y.format.format_tick(*v, yt.step))
-            .collect();
-        let label_w = y_labels
-            .iter()
-            .map(|s| text_width(s, TICK_FONT.size))
-            .fold(0.0, f64::max);
-        let left = (PAD + label_w + 10.0).min(w * 0.4);
 
         // End labels (last value of each line) decide the right margin; they
         // are left out when the plot is too short to stack them all.
-        let plot_h_px = plot_bottom - plot_top;
         let n_end = self
             .lines
             .iter()
             .filter(|l| l.end_label && !l.points.is_empty())
             .count();
-        let room_for_ends = n_end as f64 * 14.0 <= plot_h_px - 6.0;
+        let room_for_ends = n_end as f64 * 14.0 <= plot_h - 6.0;
         let end_texts: Vec<Option<String>> = self
             .lines
             .iter()
@@ -680,4 +668,29 @@ pub(crate) fn series_summary(name: &str, pts: &[(i64, f64)], x: &XAxis, y: &Axis
         y.format.format(min),
         y.format.format(max)
     )
+}
+
+/// The value axis of a plot `plot_h` pixels tall over `[lo, hi]`: nice ticks
+/// (about one per 40 px, 3 to 10), their labels, and the left margin the
+/// labels need (at most 40 % of the width `w`).
+pub(crate) fn value_axis(
+    lo: f64,
+    hi: f64,
+    plot_h: f64,
+    format: ValueFormat,
+    w: f64,
+) -> (Ticks, Vec<String>, f64) {
+    let target = ((plot_h / 40.0).floor() as usize).clamp(3, 10);
+    let t = nice_ticks(lo, hi, target);
+    let labels: Vec<String> = t
+        .values
+        .iter()
+        .map(|v| format.format_tick(*v, t.step))
+        .collect();
+    let label_w = labels
+        .iter()
+        .map(|l| text_width(l, TICK_FONT.size))
+        .fold(0.0, f64::max);
+    let left = (PAD + label_w + 10.0).min(w * 0.4);
+    (t, labels, left)
 }
