@@ -117,17 +117,7 @@ pub async fn run(ctx: &Ctx, a: WebBenchArgs) -> Result<ExitCode> {
         .await?;
     let state = crate::serve::build_state(
         ctx,
-        &crate::serve::ServeArgs {
-            listen: "127.0.0.1:0".parse()?,
-            insecure_cookies: true,
-            trust_proxy: false,
-            session_hours: 8,
-            max_ingest_mib: 512,
-            watch: false,
-            watch_notify: None,
-            watch_metrics: None,
-            watch_canary: None,
-        },
+        &crate::serve::ServeArgs::loopback("127.0.0.1:0".parse()?),
     )
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -405,19 +405,5 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         rules_dir: ctx.rules_dir.clone(),
         quiet: ctx.quiet,
     };
-    crate::serve::run(
-        &serve_ctx,
-        crate::serve::ServeArgs {
-            listen: a.listen,
-            insecure_cookies: true,
-            trust_proxy: false,
-            session_hours: 8,
-            max_ingest_mib: 512,
-            watch: false,
-            watch_notify: None,
-            watch_metrics: None,
-            watch_canary: None,
-        },
-    )
-    .await
+    crate::serve::run(&serve_ctx, crate::serve::ServeArgs::loopback(a.listen)).await
 }

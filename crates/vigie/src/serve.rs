@@ -42,6 +42,24 @@ pub struct ServeArgs {
     pub watch_canary: Option<String>,
 }
 
+impl ServeArgs {
+    /// Plain HTTP on a loopback address, with the defaults (the demo and
+    /// the benchmark).
+    pub fn loopback(listen: SocketAddr) -> ServeArgs {
+        ServeArgs {
+            listen,
+            insecure_cookies: true,
+            trust_proxy: false,
+            session_hours: 8,
+            max_ingest_mib: 512,
+            watch: false,
+            watch_notify: None,
+            watch_metrics: None,
+            watch_canary: None,
+        }
+    }
+}
+
 pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState> {
     let store = ctx.store().await?;
     let kb = Arc::new(ctx.kb(store.as_ref()).await?);

@@ -593,7 +593,7 @@ async fn load(
     scope: &Scope,
     now: i64,
     light: bool,
-) -> Result<(Vec<(Watched, Job)>, Vec<WatchTarget>)> {
+) -> Result<Vec<(Watched, Job)>> {
     let targets = if light {
         store.watch_target_list(scope).await?
     } else {
@@ -606,7 +606,7 @@ async fn load(
             Err(e) => eprintln!("warning: skipping target {}: {e:#}", t.name),
         }
     }
-    Ok((out, targets))
+    Ok(out)
 }
 
 async fn once(ctx: &Ctx, a: ProbeArgs) -> Result<ExitCode> {
@@ -614,7 +614,7 @@ async fn once(ctx: &Ctx, a: ProbeArgs) -> Result<ExitCode> {
     let scope = scope_of(a.region.as_deref(), a.establishment.as_deref())?;
     let env = probe_env(&a)?;
     let now = now_s();
-    let (loaded, _) = load(store.as_ref(), &scope, now, false).await?;
+    let loaded = load(store.as_ref(), &scope, now, false).await?;
     if loaded.is_empty() {
         bail!("no target to probe (add some with `vigie watch add` or `vigie watch import`)");
     }
@@ -1008,7 +1008,7 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
         .map(|c| url::Url::parse(c).with_context(|| format!("--canary {c}")))
         .transpose()?;
     let now = now_s();
-    let (loaded, _) = load(store.as_ref(), &scope, now, false).await?;
+    let loaded = load(store.as_ref(), &scope, now, false).await?;
     let shortest = loaded
         .iter()
         .map(|(_, j)| j.interval.as_secs())
@@ -1229,7 +1229,7 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             _ = reload.tick() => {
                 let now = now_s();
                 match load(store.as_ref(), &scope, now, true).await {
-                    Ok((fresh, _)) => {
+                    Ok(fresh) => {
                         let mut jobs = Vec::with_capacity(fresh.len());
                         let mut keep = std::collections::HashSet::new();
                         let mut edited = false;
