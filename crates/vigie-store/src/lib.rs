@@ -240,6 +240,14 @@ pub struct HostFilter {
     pub offset: u64,
 }
 
+/// Machines described by one inventory source, and its latest report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCount {
+    pub source: SourceKind,
+    pub hosts: u64,
+    pub last_observed: Timestamp,
+}
+
 /// One group of a posture table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PostureRow {
@@ -318,6 +326,16 @@ pub trait Store: Send + Sync {
 
     async fn hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>>;
     async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64>;
+    /// The machines carrying the heaviest open findings (at `filter.at`),
+    /// heaviest first: each critical finding weighs 100, each high 10, any
+    /// other 1; ties by id. Machines without a finding are left out.
+    /// `filter.limit` caps the list (default 20); the rest of the filter
+    /// narrows as in [`Store::hosts`]. Ranked in the database, so a fleet
+    /// of any size costs the same to the caller.
+    async fn worst_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>>;
+    /// For each inventory source, how many machines (matching the filter)
+    /// it has described and its latest observation.
+    async fn source_summary(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<SourceCount>>;
     /// Posture at the end of `at`, from the daily aggregates.
     async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>>;
     async fn trend(

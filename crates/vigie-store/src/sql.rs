@@ -11,9 +11,10 @@ use crate::{
 };
 use crate::{
     FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
-    OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, Step, Store,
-    StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent, WatchEventView, WatchGroup,
-    WatchImport, WatchNotice, WatchSample, WatchStateRecord, WatchTarget, WatchTargetInput,
+    OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, SourceCount,
+    Step, Store, StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent,
+    WatchEventView, WatchGroup, WatchImport, WatchNotice, WatchSample, WatchStateRecord,
+    WatchTarget, WatchTargetInput,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -650,83 +651,7 @@ impl Store for SqlStore {
             query = query.bind(b);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ests = self.est_map().await?;
-        let mut hosts = Vec::with_capacity(rows.len());
-        let mut index = HashMap::new();
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let est_id: i64 = r.try_get("est_id")?;
-            let (establishment, region) = match ests.get(&est_id) {
-                Some((c, reg, _)) => (Some(c.clone()), Some(reg.clone())),
-                None => (None, None),
-            };
-            index.insert(id, hosts.len());
-            hosts.push(HostView {
-                id,
-                hostname: r.try_get("hostname")?,
-                establishment,
-                region,
-                attribution: r.try_get("attribution")?,
-                os: os_from_row(r)?,
-                first_seen: ts(r.try_get("first_seen")?),
-                last_seen: ts(r.try_get("last_seen")?),
-                sources: Vec::new(),
-                findings: Vec::new(),
-            });
-        }
-        let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
-        for chunk in ids.chunks(CHUNK) {
-            let list = id_list(chunk);
-            let srcs = q(format!(
-                "SELECT host_id, source, observed_at FROM host_sources WHERE host_id IN ({list}) ORDER BY source"
-            ))
-            .fetch_all(&self.pool)
-            .await?;
-            for r in srcs {
-                let hid: i64 = r.try_get(0)?;
-                let kind_s: String = r.try_get(1)?;
-                let kind = SourceKind::parse(&kind_s)
-                    .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
-                if let Some(&i) = index.get(&hid) {
-                    hosts[i].sources.push(SourceSummary {
-                        kind,
-                        last_observed: ts(r.try_get(2)?),
-                    });
-                }
-            }
-            let cond = match at_end {
-                Some(end) => {
-                    format!("opened_at <= {end} AND (closed_at IS NULL OR closed_at > {end})")
-                }
-                None => "closed_at IS NULL".to_string(),
-            };
-            let fs = q(format!(
-                "SELECT f.*, e.body AS evidence_body FROM findings f JOIN evidence e ON e.id = f.evidence_id \
-                 WHERE f.host_id IN ({list}) AND {cond} ORDER BY f.rule_id"
-            ))
-            .fetch_all(&self.pool)
-            .await?;
-            for r in fs {
-                let (hid, mut f) = finding_from_row(&r)?;
-                if let (Some(end), Some(resolved)) = (at_end, f.resolved_at) {
-                    // Seen at a past date, a finding resolved later was still open.
-                    if resolved.as_second() > end {
-                        f.resolved_at = None;
-                    }
-                }
-                if let Some(&i) = index.get(&hid) {
-                    hosts[i].findings.push(f);
-                }
-            }
-        }
-        for h in &mut hosts {
-            h.findings
-                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
-        }
-        Ok(hosts)
+        self.host_views(&rows, at_end).await
     }
 
     async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64> {
@@ -737,6 +662,78 @@ impl Store for SqlStore {
         }
         let n: i64 = query.fetch_one(&self.pool).await?.try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn worst_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>> {
+        let (where_sql, at_end, binds) = self.host_where(scope, filter).await?;
+        let limit = filter.limit.unwrap_or(20).min(10_000);
+        let open = match at_end {
+            Some(end) => {
+                format!("f.opened_at <= {end} AND (f.closed_at IS NULL OR f.closed_at > {end})")
+            }
+            None => "f.closed_at IS NULL".to_string(),
+        };
+        // ranked in the database: only the chosen machines are loaded
+        let mut query = q(format!(
+            "SELECT h.id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
+             FROM hosts h JOIN findings f ON f.est_id = h.est_id AND f.host_id = h.id AND {open} \
+             WHERE {where_sql} GROUP BY h.id ORDER BY weight DESC, h.id LIMIT {limit} OFFSET {}",
+            filter.offset
+        ));
+        for b in binds {
+            query = query.bind(b);
+        }
+        let ranked: Vec<i64> = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        if ranked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows = Vec::with_capacity(ranked.len());
+        for chunk in ranked.chunks(CHUNK) {
+            rows.extend(
+                q(format!(
+                    "SELECT h.* FROM hosts h WHERE h.id IN ({})",
+                    id_list(chunk)
+                ))
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
+        let mut views = self.host_views(&rows, at_end).await?;
+        let rank: HashMap<i64, usize> = ranked.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        views.sort_by_key(|v| rank.get(&v.id).copied().unwrap_or(usize::MAX));
+        Ok(views)
+    }
+
+    async fn source_summary(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<SourceCount>> {
+        let (where_sql, _, binds) = self.host_where(scope, filter).await?;
+        let mut query = q(format!(
+            "SELECT s.source, COUNT(*), MAX(s.observed_at) FROM host_sources s \
+             JOIN hosts h ON h.est_id = s.est_id AND h.id = s.host_id \
+             WHERE {where_sql} GROUP BY s.source ORDER BY s.source"
+        ));
+        for b in binds {
+            query = query.bind(b);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let kind_s: String = r.try_get(0)?;
+                let source = SourceKind::parse(&kind_s)
+                    .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
+                Ok(SourceCount {
+                    source,
+                    hosts: u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+                    last_observed: ts(r.try_get(2)?),
+                })
+            })
+            .collect()
     }
 
     async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>> {
@@ -1273,6 +1270,87 @@ impl Store for SqlStore {
 impl SqlStore {
     /// WHERE clause for host lists, the end-of-day second of `filter.at`,
     /// and the values to bind, in placeholder order.
+    /// Host views (sources and findings at `at_end`, or open now) for rows of `hosts h`.
+    async fn host_views(&self, rows: &[AnyRow], at_end: Option<i64>) -> Result<Vec<HostView>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ests = self.est_map().await?;
+        let mut hosts = Vec::with_capacity(rows.len());
+        let mut index = HashMap::new();
+        for r in rows {
+            let id: i64 = r.try_get("id")?;
+            let est_id: i64 = r.try_get("est_id")?;
+            let (establishment, region) = match ests.get(&est_id) {
+                Some((c, reg, _)) => (Some(c.clone()), Some(reg.clone())),
+                None => (None, None),
+            };
+            index.insert(id, hosts.len());
+            hosts.push(HostView {
+                id,
+                hostname: r.try_get("hostname")?,
+                establishment,
+                region,
+                attribution: r.try_get("attribution")?,
+                os: os_from_row(r)?,
+                first_seen: ts(r.try_get("first_seen")?),
+                last_seen: ts(r.try_get("last_seen")?),
+                sources: Vec::new(),
+                findings: Vec::new(),
+            });
+        }
+        let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let list = id_list(chunk);
+            let srcs = q(format!(
+                "SELECT host_id, source, observed_at FROM host_sources WHERE host_id IN ({list}) ORDER BY source"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in srcs {
+                let hid: i64 = r.try_get(0)?;
+                let kind_s: String = r.try_get(1)?;
+                let kind = SourceKind::parse(&kind_s)
+                    .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
+                if let Some(&i) = index.get(&hid) {
+                    hosts[i].sources.push(SourceSummary {
+                        kind,
+                        last_observed: ts(r.try_get(2)?),
+                    });
+                }
+            }
+            let cond = match at_end {
+                Some(end) => {
+                    format!("opened_at <= {end} AND (closed_at IS NULL OR closed_at > {end})")
+                }
+                None => "closed_at IS NULL".to_string(),
+            };
+            let fs = q(format!(
+                "SELECT f.*, e.body AS evidence_body FROM findings f JOIN evidence e ON e.id = f.evidence_id \
+                 WHERE f.host_id IN ({list}) AND {cond} ORDER BY f.rule_id"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in fs {
+                let (hid, mut f) = finding_from_row(&r)?;
+                if let (Some(end), Some(resolved)) = (at_end, f.resolved_at) {
+                    // Seen at a past date, a finding resolved later was still open.
+                    if resolved.as_second() > end {
+                        f.resolved_at = None;
+                    }
+                }
+                if let Some(&i) = index.get(&hid) {
+                    hosts[i].findings.push(f);
+                }
+            }
+        }
+        for h in &mut hosts {
+            h.findings
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)));
+        }
+        Ok(hosts)
+    }
+
     async fn host_where(
         &self,
         scope: &Scope,

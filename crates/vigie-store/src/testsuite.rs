@@ -239,6 +239,9 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         ("audit_log_order_and_filters", |s| {
             Box::pin(audit_log_order_and_filters(s))
         }),
+        ("worst_hosts_and_sources_are_ranked_in_scope", |s| {
+            Box::pin(worst_hosts_and_sources_are_ranked_in_scope(s))
+        }),
     ];
     for (name, case) in cases {
         store
@@ -704,6 +707,175 @@ async fn scopes_never_leak(store: &dyn Store) -> CaseResult {
             .await
             .is_err(),
         "unknown scope is an error"
+    );
+    Ok(())
+}
+
+async fn worst_hosts_and_sources_are_ranked_in_scope(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let t = at("2017-05-01T00:00:00Z");
+    let later = at("2017-05-03T00:00:00Z");
+    let mut tx = tryc!(store.begin().await);
+    let first = tryc!(tx.allocate_host_ids(5).await);
+    let (a, b, c, d, e) = (first, first + 1, first + 2, first + 3, first + 4);
+    tryc!(
+        tx.apply(&[
+            // RAL: a = critical + high (110), b = high + high (20) of which
+            // one closes later, c = two lows (2), d = none
+            change(
+                a,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-A",
+                t,
+                vec![
+                    finding("ms17-010-missing", Severity::Critical),
+                    finding("smbv1-enabled", Severity::High)
+                ],
+                vec![]
+            ),
+            change(
+                b,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-B",
+                t,
+                vec![
+                    finding("os-eol", Severity::High),
+                    finding("smbv1-enabled", Severity::High)
+                ],
+                vec![]
+            ),
+            change(
+                c,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-C",
+                t,
+                vec![
+                    finding("patch-lag", Severity::Low),
+                    finding("kev-software", Severity::Low)
+                ],
+                vec![]
+            ),
+            change(d, true, None, Some("RAL"), "RAL-D", t, vec![], vec![]),
+            // another establishment of the region, heavier than all
+            change(
+                e,
+                true,
+                None,
+                Some("RBH"),
+                "RBH-E",
+                t,
+                vec![
+                    finding("ms17-010-missing", Severity::Critical),
+                    finding("os-eol", Severity::Critical)
+                ],
+                vec![]
+            ),
+        ])
+        .await
+    );
+    tryc!(tx.commit().await);
+    // b's smbv1 finding closes two days later
+    let mut tx = tryc!(store.begin().await);
+    let mut close = change(
+        b,
+        false,
+        Some(Some("RAL")),
+        Some("RAL"),
+        "RAL-B",
+        later,
+        vec![],
+        vec!["smbv1-enabled"],
+    );
+    close.first_seen = t;
+    tryc!(tx.apply(&[close]).await);
+    tryc!(tx.commit().await);
+
+    let ral = Scope::Establishment(code("RAL"));
+    let all = HostFilter::default();
+    let names = |v: &[crate::HostView]| -> Vec<String> {
+        v.iter()
+            .map(|h| h.hostname.clone().unwrap_or_default())
+            .collect()
+    };
+    let worst = tryc!(store.worst_hosts(&ral, &all).await);
+    check!(
+        names(&worst) == ["RAL-A", "RAL-B", "RAL-C"],
+        "heaviest first, machines without findings left out, other establishments out of scope: {:?}",
+        names(&worst)
+    );
+    check!(
+        worst[0].findings.len() == 2 && worst[1].findings.len() == 1,
+        "views carry their open findings: {:?}",
+        worst.iter().map(|h| h.findings.len()).collect::<Vec<_>>()
+    );
+    // at a past date b still had both findings; c is lighter either way
+    let past = HostFilter {
+        at: Some(day("2017-05-01")),
+        ..Default::default()
+    };
+    let worst = tryc!(store.worst_hosts(&ral, &past).await);
+    check!(
+        names(&worst) == ["RAL-A", "RAL-B", "RAL-C"] && worst[1].findings.len() == 2,
+        "at a past date: {:?}",
+        names(&worst)
+    );
+    let ldn = Scope::Region(region("LDN"));
+    let limited = HostFilter {
+        limit: Some(2),
+        ..Default::default()
+    };
+    let worst = tryc!(store.worst_hosts(&ldn, &limited).await);
+    check!(
+        names(&worst) == ["RBH-E", "RAL-A"],
+        "region ranks across its establishments, limit applies: {:?}",
+        names(&worst)
+    );
+    let by_rule = HostFilter {
+        rule: Some(rule("os-eol")),
+        ..Default::default()
+    };
+    let worst = tryc!(store.worst_hosts(&ral, &by_rule).await);
+    check!(
+        names(&worst) == ["RAL-B"],
+        "only machines with the rule: {:?}",
+        names(&worst)
+    );
+    // the filter cannot widen the scope
+    let other = HostFilter {
+        establishment: Some(code("RBH")),
+        ..Default::default()
+    };
+    check!(
+        tryc!(store.worst_hosts(&ral, &other).await).is_empty(),
+        "another establishment through the filter reads nothing"
+    );
+    check!(
+        tryc!(store.worst_hosts(&Scope::Region(region("NW")), &all).await).is_empty(),
+        "a region without findings ranks nothing"
+    );
+
+    let sources = tryc!(store.source_summary(&ral, &all).await);
+    check!(
+        sources.len() == 1
+            && sources[0].source == SourceKind::Osquery
+            && sources[0].hosts == 4
+            && sources[0].last_observed == later,
+        "one source describing the four machines, latest report: {sources:?}"
+    );
+    let sources = tryc!(store.source_summary(&ldn, &all).await);
+    check!(
+        sources.len() == 1 && sources[0].hosts == 5,
+        "region counts both establishments: {sources:?}"
+    );
+    check!(
+        tryc!(store.source_summary(&ral, &other).await).is_empty(),
+        "sources: the filter cannot widen the scope"
     );
     Ok(())
 }

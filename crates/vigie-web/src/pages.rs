@@ -59,7 +59,7 @@ pub struct UserBox {
     pub admin: bool,
 }
 
-fn user_box(c: &Caller) -> UserBox {
+pub(crate) fn user_box(c: &Caller) -> UserBox {
     UserBox {
         name: c.name.clone(),
         perimeter: c.grant.perimeter_label(),
@@ -68,7 +68,7 @@ fn user_box(c: &Caller) -> UserBox {
     }
 }
 
-fn generated() -> String {
+pub(crate) fn generated() -> String {
     vigie_core::rfc3339(jiff::Timestamp::now().as_second())
 }
 
@@ -529,44 +529,25 @@ pub async fn establishment(
     let (trend, _) =
         trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
     let posture = posture_items(&st, &es, GroupBy::Establishment, today()).await?;
-    let hosts = st
+    let machines = st.store.count_hosts(&es, &HostFilter::default()).await?;
+    // worst machines, ranked by the store: most critical, then high
+    // findings (only those with the rule chosen in the filter, if any)
+    let worst = st
         .store
-        .hosts(
+        .worst_hosts(
             &es,
             &HostFilter {
                 establishment: Some(code.clone()),
-                limit: Some(5000),
+                rule: rule_filter.clone(),
+                limit: Some(20),
                 ..HostFilter::default()
             },
         )
         .await?;
-    let machines = st.store.count_hosts(&es, &HostFilter::default()).await?;
-    // worst machines: most critical, then high findings (only those with
-    // the rule chosen in the filter, if any)
-    let mut worst: Vec<&vigie_store::HostView> = hosts
-        .iter()
-        .filter(|h| !h.findings.is_empty())
-        .filter(|h| {
-            rule_filter
-                .as_ref()
-                .is_none_or(|r| h.findings.iter().any(|f| &f.rule == r))
-        })
-        .collect();
-    let weight = |h: &vigie_store::HostView| {
-        h.findings
-            .iter()
-            .map(|f| match f.severity {
-                vigie_core::Severity::Critical => 100,
-                vigie_core::Severity::High => 10,
-                _ => 1,
-            })
-            .sum::<u32>()
-    };
-    worst.sort_by(|a, b| weight(b).cmp(&weight(a)).then(a.id.cmp(&b.id)));
     let mut t = String::from(
         "<table class=\"data\"><thead><tr><th scope=\"col\">Machine</th><th scope=\"col\">OS</th><th scope=\"col\">Findings</th><th scope=\"col\">Last seen</th></tr></thead><tbody>",
     );
-    for h in worst.iter().take(20) {
+    for h in &worst {
         let findings: Vec<String> = h
             .findings
             .iter()
@@ -592,26 +573,27 @@ pub async fn establishment(
     }
     t.push_str("</tbody></table>");
     // sources and the age of their last inventory
-    let mut sources: std::collections::BTreeMap<String, (usize, i64)> = Default::default();
-    for h in &hosts {
-        for s in &h.sources {
-            let e = sources
-                .entry(s.kind.as_str().to_string())
-                .or_insert((0, i64::MIN));
-            e.0 += 1;
-            e.1 = e.1.max(s.last_observed.as_second());
-        }
-    }
+    let sources = st
+        .store
+        .source_summary(
+            &es,
+            &HostFilter {
+                establishment: Some(code.clone()),
+                ..HostFilter::default()
+            },
+        )
+        .await?;
     let now = jiff::Timestamp::now().as_second();
     let mut src = String::from(
         "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\" class=\"num\">Machines</th><th scope=\"col\">Latest inventory</th><th scope=\"col\" class=\"num\">Age (days)</th></tr></thead><tbody>",
     );
-    for (name, (n, last)) in &sources {
+    for sc in &sources {
+        let (name, n, last) = (sc.source.as_str(), sc.hosts, sc.last_observed.as_second());
         let age = (now - last).max(0) / 86_400;
         src.push_str(&format!(
             "<tr><th scope=\"row\">{}</th><td class=\"num\">{n}</td><td>{}</td><td class=\"num{}\">{age}</td></tr>",
             esc(name),
-            esc(&vigie_core::rfc3339(*last)),
+            esc(&vigie_core::rfc3339(last)),
             if age > 30 { " stale" } else { "" }
         ));
     }
@@ -679,15 +661,10 @@ pub async fn establishment(
         format!("{} ({})", e.name, e.code),
         crumbs,
         format!(
-            "{} · region {} · {} machines{}",
+            "{} · region {} · {} machines",
             e.kind.as_str(),
             e.region,
             machines,
-            if machines as usize > hosts.len() {
-                format!(" (the tables below look at the first {})", hosts.len())
-            } else {
-                String::new()
-            }
         ),
         vec![
             Section::new("Trends", format!("<div class=\"chart\">{trend}</div>")),

@@ -48,6 +48,9 @@ pub enum BenchCommand {
     /// Page and API latencies of `vigie serve` on the current database, and
     /// the overview API's throughput with wrk.
     Web(crate::bench_web::WebBenchArgs),
+    /// The same inventories ingested by the CLI's pipeline and uploaded to
+    /// `vigie serve` over HTTP, into two fresh databases: both rates.
+    IngestHttp(crate::bench_http::IngestHttpArgs),
     /// The watch benchmark's site server (run by `bench watch` in its own process).
     #[command(hide = true)]
     ServeSites(crate::bench_watch::ServeSitesArgs),
@@ -135,6 +138,7 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Watch(a) => crate::bench_watch::bench(ctx, a).await,
         BenchCommand::Web(a) => crate::bench_web::run(ctx, a).await,
+        BenchCommand::IngestHttp(a) => crate::bench_http::run(ctx, a).await,
         BenchCommand::ServeSites(a) => crate::bench_watch::serve_sites(a).await,
         BenchCommand::Ingest {
             hosts,

@@ -3,6 +3,7 @@
 mod accounts;
 mod app;
 mod bench;
+mod bench_http;
 mod bench_watch;
 mod bench_web;
 mod commands;
