@@ -254,7 +254,7 @@ impl Pipeline {
     }
 
     /// Ingests one file. Its content hash is computed first so a file
-    /// already ingested is skipped without parsing.
+    /// already ingested is skipped without parsing (see [`record_key`]).
     pub async fn ingest_file(
         &mut self,
         path: &Path,
@@ -298,7 +298,7 @@ impl Pipeline {
         };
         if self
             .store
-            .file_record(&hash)
+            .file_record(&record_key(&hash, opts))
             .await
             .map_err(|source| IngestError::Store {
                 file: name.clone(),
@@ -462,7 +462,7 @@ impl Pipeline {
         tx.refresh_daily(&touched, &days).await.map_err(store_err)?;
         let fresh = tx
             .record_file(&FileRecord {
-                content_hash,
+                content_hash: record_key(&content_hash, opts),
                 name: name.to_string(),
                 format: format.as_str().to_string(),
                 ingested_at: opts.now,
@@ -1166,4 +1166,17 @@ fn evaluate_group(
         out.earliest = Some(Day::of_timestamp(first));
     }
     out
+}
+
+/// The key under which an ingested file is remembered. A file ingested
+/// with its establishment named by the caller (`--establishment`, an HTTP
+/// upload) is remembered for that establishment only: the same bytes sent
+/// for another establishment mean other machines, are ingested, and never
+/// reveal that someone else sent them. Otherwise the key is the content
+/// hash itself.
+pub fn record_key(content_hash: &str, opts: &IngestOptions) -> String {
+    match &opts.establishment {
+        Some(code) => format!("{content_hash}@{code}"),
+        None => content_hash.to_string(),
+    }
 }

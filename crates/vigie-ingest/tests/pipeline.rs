@@ -664,3 +664,64 @@ async fn a_machine_tagged_later_in_the_same_file_stays_one() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_bytes_for_another_establishment_are_not_already_ingested() {
+    let mut e = env().await;
+    let bytes = std::fs::read(fixture("osquery/windows7-snapshot.log")).unwrap();
+    let for_est = |code: &str| IngestOptions {
+        establishment: Some(EstablishmentCode::new(code).unwrap()),
+        confine: true,
+        ..Default::default()
+    };
+    // an upload for W81, then the very same bytes for CHUN (two
+    // establishments exporting the same image's inventory, say)
+    let first = e
+        .pipeline
+        .ingest_reader("w81", std::io::Cursor::new(bytes.clone()), &for_est("W81"))
+        .await
+        .unwrap();
+    assert_eq!(first.status, FileStatus::Ingested);
+    let other = e
+        .pipeline
+        .ingest_reader(
+            "chun",
+            std::io::Cursor::new(bytes.clone()),
+            &for_est("CHUN"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status,
+        FileStatus::Ingested,
+        "another establishment's upload is never answered from someone else's"
+    );
+    assert_eq!(
+        other.content_hash, first.content_hash,
+        "the content hash is the file's"
+    );
+    for code in ["W81", "CHUN"] {
+        let n = e
+            .store
+            .count_hosts(
+                &Scope::Establishment(EstablishmentCode::new(code).unwrap()),
+                &HostFilter::default(),
+            )
+            .await
+            .unwrap();
+        assert!(n >= 1, "{code} has its machines");
+    }
+    // the same establishment again: recognised, nothing written
+    let stats = e.store.stats(&Scope::National).await.unwrap();
+    let again = e
+        .pipeline
+        .ingest_reader("w81", std::io::Cursor::new(bytes.clone()), &for_est("W81"))
+        .await
+        .unwrap();
+    assert_eq!(again.status, FileStatus::AlreadyIngested);
+    // and as a file, skipped before parsing
+    let p = write(&e.dir, "again.log", &String::from_utf8(bytes).unwrap());
+    let again = e.pipeline.ingest_file(&p, &for_est("CHUN")).await.unwrap();
+    assert_eq!(again.status, FileStatus::AlreadyIngested);
+    assert_eq!(e.store.stats(&Scope::National).await.unwrap(), stats);
+}
