@@ -55,6 +55,13 @@ pub enum AuthError {
         "invalid username {0:?}: 1 to 64 of a-z, 0-9, '.', '_', '@', '-', starting with a letter or digit"
     )]
     Username(String),
+    /// Accounts are for people; pushing inventories is for tokens.
+    #[error("the ingest role is for API tokens, which push inventories and read nothing")]
+    IngestAccount,
+    #[error("a token's name must be 1 to {MAX_TOKEN_NAME_BYTES} bytes without control characters")]
+    TokenName,
+    #[error("a token expires after 1 to {MAX_TOKEN_DAYS} days, not {0}")]
+    TokenDays(u32),
     #[error("the system's random number generator failed: {0}")]
     Random(String),
     #[error("password hashing failed: {0}")]
@@ -256,6 +263,38 @@ impl Grant {
         Grant::new(role, region, establishment)
     }
 
+    /// The grant an administrator asks for, from text (the command line's
+    /// options, a form's fields, an API body): a role name and the region or
+    /// establishment its perimeter needs. Blank codes count as absent (a
+    /// form sends every field). Whether the codes exist is the store's
+    /// business.
+    pub fn from_input(
+        role: &str,
+        region: Option<&str>,
+        establishment: Option<&str>,
+    ) -> Result<Grant, AuthError> {
+        let role: Role = role.parse()?;
+        fn given(s: Option<&str>) -> Option<&str> {
+            s.map(str::trim).filter(|s| !s.is_empty())
+        }
+        let region = given(region)
+            .map(|r| RegionCode::new(r).map_err(|e| AuthError::Perimeter(e.to_string())))
+            .transpose()?;
+        let establishment = given(establishment)
+            .map(|c| EstablishmentCode::new(c).map_err(|e| AuthError::Perimeter(e.to_string())))
+            .transpose()?;
+        Grant::new(role, region, establishment)
+    }
+
+    /// Refuses a grant that cannot be a person's account: the ingest role
+    /// is for API tokens.
+    pub fn check_account(&self) -> Result<(), AuthError> {
+        match self {
+            Grant::Ingest(_) => Err(AuthError::IngestAccount),
+            _ => Ok(()),
+        }
+    }
+
     pub fn role(&self) -> Role {
         match self {
             Grant::NationalAdmin => Role::NationalAdmin,
@@ -440,7 +479,51 @@ pub fn verify_dummy(password: &str) -> bool {
     false
 }
 
+/// Characters of a generated password (Crockford's base 32 in lowercase:
+/// no i, l, o or u to misread).
+const PASSWORD_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A random password an administrator hands over: four groups of five
+/// characters of a 32-letter alphabet (100 random bits), e.g.
+/// `7k2mq-x0c9d-4hz8r-pn3tw`. It satisfies [`check_password_policy`].
+pub fn generate_password() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 20];
+    fill_random(&mut bytes)?;
+    let mut out = String::with_capacity(23);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 && i % 5 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(PASSWORD_ALPHABET[usize::from(b & 31)]));
+    }
+    Ok(out)
+}
+
 // --- tokens ----------------------------------------------------------------
+
+/// Longest accepted token name, in bytes.
+pub const MAX_TOKEN_NAME_BYTES: usize = 128;
+/// Longest lifetime of an API token, in days.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// A token's name as stored: trimmed, 1 to [`MAX_TOKEN_NAME_BYTES`] bytes,
+/// no control characters.
+pub fn normalize_token_name(raw: &str) -> Result<String, AuthError> {
+    let name = raw.trim();
+    if name.is_empty() || name.len() > MAX_TOKEN_NAME_BYTES || name.chars().any(char::is_control) {
+        return Err(AuthError::TokenName);
+    }
+    Ok(name.to_string())
+}
+
+/// Refuses a token lifetime outside 1 to [`MAX_TOKEN_DAYS`] days.
+pub fn check_token_days(days: u32) -> Result<u32, AuthError> {
+    if (1..=MAX_TOKEN_DAYS).contains(&days) {
+        Ok(days)
+    } else {
+        Err(AuthError::TokenDays(days))
+    }
+}
 
 /// A new API token. Only `hash` and `prefix` are stored; `secret` is shown
 /// once to whoever created it.

@@ -207,6 +207,94 @@ fn password_policy() {
 }
 
 #[test]
+fn grants_from_input() {
+    assert_eq!(
+        Grant::from_input("Regional_Analyst", Some(" y56 "), Some("")).unwrap(),
+        Grant::RegionalAnalyst(region("Y56"))
+    );
+    assert_eq!(
+        Grant::from_input("national-admin", Some(""), Some("  ")).unwrap(),
+        Grant::NationalAdmin
+    );
+    assert_eq!(
+        Grant::from_input("ingest", None, Some("RX1")).unwrap(),
+        Grant::Ingest(est("RX1"))
+    );
+    for (role, r, e, needle) in [
+        ("root", None, None, "unknown role"),
+        ("regional-analyst", None, Some(""), "needs a region"),
+        ("national-analyst", Some("Y56"), None, "neither a region"),
+        (
+            "establishment-officer",
+            None,
+            Some("a b"),
+            "establishment code \"a b\"",
+        ),
+        ("regional-analyst", Some("x/y"), None, "region code \"x/y\""),
+    ] {
+        let err = Grant::from_input(role, r, e).unwrap_err().to_string();
+        assert!(err.contains(needle), "{role} {r:?} {e:?}: {err}");
+    }
+    // accounts are for people
+    assert_eq!(
+        Grant::Ingest(est("RX1")).check_account(),
+        Err(AuthError::IngestAccount)
+    );
+    assert!(
+        Grant::EstablishmentOfficer(est("RX1"))
+            .check_account()
+            .is_ok()
+    );
+    assert!(Grant::NationalAdmin.check_account().is_ok());
+}
+
+#[test]
+fn token_names_and_lifetimes() {
+    assert_eq!(normalize_token_name("  RX1 GLPI ").unwrap(), "RX1 GLPI");
+    assert!(normalize_token_name(&"é".repeat(64)).is_ok());
+    for bad in ["", "   ", "a\nb", "tab\there"] {
+        assert_eq!(
+            normalize_token_name(bad),
+            Err(AuthError::TokenName),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        normalize_token_name(&"é".repeat(65)),
+        Err(AuthError::TokenName)
+    );
+    assert_eq!(check_token_days(1), Ok(1));
+    assert_eq!(check_token_days(MAX_TOKEN_DAYS), Ok(MAX_TOKEN_DAYS));
+    assert_eq!(check_token_days(0), Err(AuthError::TokenDays(0)));
+    assert_eq!(
+        check_token_days(MAX_TOKEN_DAYS + 1),
+        Err(AuthError::TokenDays(MAX_TOKEN_DAYS + 1))
+    );
+}
+
+#[test]
+fn generated_passwords() {
+    let a = generate_password().unwrap();
+    let b = generate_password().unwrap();
+    assert_ne!(a, b);
+    assert_eq!(a.len(), 23, "{a}");
+    assert!(check_password_policy(&a).is_ok());
+    let groups: Vec<&str> = a.split('-').collect();
+    assert_eq!(groups.len(), 4, "{a}");
+    for g in groups {
+        assert_eq!(g.len(), 5);
+        assert!(g.bytes().all(|c| PASSWORD_ALPHABET.contains(&c)), "{a}");
+    }
+    // every character of the alphabet shows up over enough passwords (the
+    // five low bits of a byte are uniform)
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        seen.extend(generate_password().unwrap().bytes().filter(|c| *c != b'-'));
+    }
+    assert_eq!(seen.len(), 32);
+}
+
+#[test]
 fn hash_and_verify() {
     let h = hash_password("correct horse battery").unwrap();
     assert!(h.starts_with("$argon2id$v=19$"), "{h}");

@@ -81,6 +81,17 @@ impl ApiTokenRecord {
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
     }
+
+    /// `active`, `expired` or `revoked` at `now` (as listings show it).
+    pub fn state(&self, now: Timestamp) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if !self.is_active(now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
 }
 
 /// A browser session, keyed by the SHA-256 of its cookie value.

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-use vigie_auth::{Grant, Role, hash_password, new_api_token, normalize_username};
+use vigie_auth::{Grant, hash_password, new_api_token, normalize_token_name, normalize_username};
 use vigie_core::{Day, EstablishmentCode, RegionCode};
 use vigie_store::{
     ApiTokenRecord, AuditEntry, AuditFilter, NewApiToken, NewAuditEntry, NewUser, Store, UserRecord,
@@ -67,21 +67,13 @@ pub struct GrantArgs {
 }
 
 impl GrantArgs {
+    /// The same rules as the web administration (`vigie_auth`).
     fn grant(&self) -> Result<Grant> {
-        let role: Role = self.role.parse()?;
-        let region = self
-            .region
-            .as_deref()
-            .map(RegionCode::new)
-            .transpose()
-            .context("--region")?;
-        let establishment = self
-            .establishment
-            .as_deref()
-            .map(EstablishmentCode::new)
-            .transpose()
-            .context("--establishment")?;
-        Ok(Grant::new(role, region, establishment)?)
+        Ok(Grant::from_input(
+            &self.role,
+            self.region.as_deref(),
+            self.establishment.as_deref(),
+        )?)
     }
 }
 
@@ -103,7 +95,7 @@ pub struct TokenCreateArgs {
     #[command(flatten)]
     grant: GrantArgs,
     /// Expire the token after this many days (default: never).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(vigie_auth::MAX_TOKEN_DAYS)))]
     expires_days: Option<u32>,
 }
 
@@ -315,11 +307,8 @@ pub async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<ExitCode> {
 async fn user_add(ctx: &Ctx, a: UserAddArgs) -> Result<ExitCode> {
     let username = normalize_username(&a.name)?;
     let grant = a.grant.grant()?;
-    if grant.role() == Role::Ingest {
-        bail!(
-            "the ingest role is for API tokens, which push inventories and read nothing: \
-             use `vigie token create --role ingest --establishment CODE`"
-        );
+    if let Err(e) = grant.check_account() {
+        bail!("{e}: use `vigie token create --role ingest --establishment CODE`");
     }
     let store = ctx.store().await?;
     // refuse a taken name before asking for a password
@@ -428,16 +417,6 @@ struct TokenView<'a> {
     state: &'static str,
 }
 
-fn token_state(t: &ApiTokenRecord, now: Timestamp) -> &'static str {
-    if t.revoked_at.is_some() {
-        "revoked"
-    } else if !t.is_active(now) {
-        "expired"
-    } else {
-        "active"
-    }
-}
-
 fn tokens_table(tokens: &[ApiTokenRecord], now: Timestamp) -> Table {
     let mut t = Table::new([
         "id",
@@ -459,7 +438,7 @@ fn tokens_table(tokens: &[ApiTokenRecord], now: Timestamp) -> Table {
             k.name.clone(),
             k.role.clone(),
             perimeter(k.region.as_ref(), k.establishment.as_ref()),
-            token_state(k, now).to_string(),
+            k.state(now).to_string(),
             k.created_at.to_string(),
             k.created_by.clone(),
             time(k.expires_at),
@@ -481,7 +460,7 @@ pub async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<ExitCode> {
                 .iter()
                 .map(|t| TokenView {
                     token: t,
-                    state: token_state(t, now),
+                    state: t.state(now),
                 })
                 .collect();
             emit(ctx.format, &views, &tokens_table(&tokens, now))?;
@@ -492,10 +471,7 @@ pub async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<ExitCode> {
 }
 
 async fn token_create(ctx: &Ctx, a: TokenCreateArgs) -> Result<ExitCode> {
-    let name = a.name.trim().to_string();
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        bail!("--name must be 1 to 128 characters without control characters");
-    }
+    let name = normalize_token_name(&a.name).context("--name")?;
     let grant = a.grant.grant()?;
     // whole seconds, as stored
     let now = Timestamp::from_second(Timestamp::now().as_second())?;
@@ -602,7 +578,7 @@ async fn token_revoke(ctx: &Ctx, key: &str) -> Result<ExitCode> {
     }
     let view = TokenView {
         token: &token,
-        state: token_state(&token, now),
+        state: token.state(now),
     };
     emit(
         ctx.format,
