@@ -21,6 +21,7 @@ use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use vigie_core::{
     AttributionReason, Day, Establishment, EstablishmentCode, EstablishmentKind, Evidence, Finding,
     FindingStatus, OrgDirectory, OsFamily, Region, RegionCode, RuleId, Severity, Software,
@@ -40,11 +41,16 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_watch.sql")),
     (3, include_str!("../migrations/sqlite/0003_accounts.sql")),
+    (4, include_str!("../migrations/sqlite/0004_org_version.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_watch.sql")),
     (3, include_str!("../migrations/postgres/0003_accounts.sql")),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_org_version.sql"),
+    ),
 ];
 
 /// Tables whose rows follow a machine to another establishment: (table,
@@ -71,6 +77,21 @@ const CHUNK: usize = 400;
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// The establishments directory, reloaded when `org_version` moves.
+    directory: Arc<std::sync::Mutex<Option<Arc<EstDirectory>>>>,
+}
+
+/// Establishment id → (code, region, name).
+type EstById = HashMap<i64, (EstablishmentCode, RegionCode, String)>;
+
+/// The establishments directory by id and by code, as of one
+/// `org_version`. Every ingest transaction and most reads need it; at
+/// national scale (6,400 establishments) reading it per file cost more
+/// than ingesting a one-machine inventory.
+struct EstDirectory {
+    version: i64,
+    by_id: Arc<EstById>,
+    by_code: Arc<HashMap<EstablishmentCode, i64>>,
 }
 
 fn q(sql: String) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
@@ -210,7 +231,11 @@ impl SqlStore {
             Dialect::Postgres => opts.max_connections(8),
         };
         let pool = opts.connect(&url).await?;
-        let store = SqlStore { pool, dialect };
+        let store = SqlStore {
+            pool,
+            dialect,
+            directory: Arc::new(std::sync::Mutex::new(None)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -298,20 +323,50 @@ impl SqlStore {
     }
 
     /// id → (code, region code) for every establishment.
-    async fn est_map(&self) -> Result<HashMap<i64, (EstablishmentCode, RegionCode, String)>> {
+    async fn est_map(&self) -> Result<Arc<EstById>> {
+        Ok(self.directory().await?.by_id.clone())
+    }
+
+    /// The cached establishments directory, reloaded when another change
+    /// of the organisation (by any process) bumped `org_version`.
+    async fn directory(&self) -> Result<Arc<EstDirectory>> {
+        let version: i64 = qs("SELECT version FROM org_version WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .unwrap_or(0);
+        if let Ok(cached) = self.directory.lock()
+            && let Some(d) = cached.as_ref()
+            && d.version == version
+        {
+            return Ok(d.clone());
+        }
+        // read after the version: an import committed in between is
+        // picked up again at the next call, never missed
         let rows = qs("SELECT id, code, region_code, name FROM establishments")
             .fetch_all(&self.pool)
             .await?;
-        let mut map = HashMap::with_capacity(rows.len());
+        let mut by_id = HashMap::with_capacity(rows.len());
+        let mut by_code = HashMap::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.try_get(0)?;
             let code = EstablishmentCode::new(&r.try_get::<String, _>(1)?)
                 .map_err(|e| corrupt("establishments", e.to_string()))?;
             let region = RegionCode::new(&r.try_get::<String, _>(2)?)
                 .map_err(|e| corrupt("establishments", e.to_string()))?;
-            map.insert(id, (code, region, r.try_get::<String, _>(3)?));
+            by_code.insert(code.clone(), id);
+            by_id.insert(id, (code, region, r.try_get::<String, _>(3)?));
         }
-        Ok(map)
+        let d = Arc::new(EstDirectory {
+            version,
+            by_id: Arc::new(by_id),
+            by_code: Arc::new(by_code),
+        });
+        if let Ok(mut cached) = self.directory.lock() {
+            *cached = Some(d.clone());
+        }
+        Ok(d)
     }
 
     /// Restricts a query on `col` (an est_id column) to a scope and filter.
@@ -367,6 +422,14 @@ impl SqlStore {
             conds.join(" AND ")
         })
     }
+}
+
+/// Tells every process's cached directory that the organisation changed.
+async fn bump_org_version(tx: &mut Transaction<'static, sqlx::Any>) -> Result<()> {
+    qs("UPDATE org_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn split_statements(sql: &str) -> Vec<String> {
@@ -561,6 +624,7 @@ impl Store for SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        bump_org_version(&mut tx).await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -619,16 +683,12 @@ impl Store for SqlStore {
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
         let tx = self.pool.begin().await?;
-        let est_ids = self
-            .est_map()
-            .await?
-            .into_iter()
-            .map(|(id, (code, _, _))| (code, id))
-            .collect();
+        let dir = self.directory().await?;
         Ok(Box::new(SqlTx {
             dialect: self.dialect,
+            est_codes: dir.by_id.clone(),
             tx,
-            est_ids,
+            est_ids: dir.by_code.clone(),
             evidence: HashMap::new(),
         }))
     }
@@ -1262,6 +1322,7 @@ impl Store for SqlStore {
         qs("UPDATE id_alloc SET next_id = 1")
             .execute(&mut *tx)
             .await?;
+        bump_org_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1414,7 +1475,8 @@ fn file_from_row(r: &AnyRow) -> Result<FileRecord> {
 struct SqlTx {
     dialect: Dialect,
     tx: Transaction<'static, sqlx::Any>,
-    est_ids: HashMap<EstablishmentCode, i64>,
+    est_ids: Arc<HashMap<EstablishmentCode, i64>>,
+    est_codes: Arc<EstById>,
     /// Evidence bodies already parsed in this transaction, by id: machines
     /// of one fleet share a few hundred bodies, parsed once each.
     evidence: HashMap<i64, Evidence>,
@@ -1639,8 +1701,6 @@ impl StoreTx for SqlTx {
     }
 
     async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>> {
-        let est_codes: HashMap<i64, EstablishmentCode> =
-            self.est_ids.iter().map(|(c, i)| (*i, c.clone())).collect();
         let mut out: Vec<HostRecord> = Vec::with_capacity(ids.len());
         let mut index: HashMap<i64, usize> = HashMap::with_capacity(ids.len());
         let mut pending_keys: Vec<AnyRow> = Vec::new();
@@ -1664,7 +1724,7 @@ impl StoreTx for SqlTx {
                 index.insert(id, out.len());
                 out.push(HostRecord {
                     id,
-                    establishment: est_codes.get(&est_id).cloned(),
+                    establishment: self.est_codes.get(&est_id).map(|(c, _, _)| c.clone()),
                     attribution: reason.as_deref().and_then(AttributionReason::parse),
                     last_closed: None,
                     hostname: r.try_get(2)?,

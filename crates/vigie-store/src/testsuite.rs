@@ -2266,3 +2266,105 @@ async fn audit_log_order_and_filters(store: &dyn Store) -> CaseResult {
     check!(none.is_empty(), "no such action: {none:?}");
     Ok(())
 }
+
+/// Cases needing two handles on one database (two processes: the CLI and
+/// a running server). Run after [`run_all`].
+pub async fn run_two_handles(a: &dyn Store, b: &dyn Store) -> CaseResult {
+    tryc!(a.reset().await);
+    directory_changes_reach_other_handles(a, b)
+        .await
+        .map_err(|e| {
+            format!(
+                "[{}] directory_changes_reach_other_handles: {e}",
+                a.backend()
+            )
+        })?;
+    tryc!(a.reset().await);
+    Ok(())
+}
+
+async fn directory_changes_reach_other_handles(a: &dyn Store, b: &dyn Store) -> CaseResult {
+    seed_org(a).await?;
+    let t = at("2017-05-01T00:00:00Z");
+    // b writes a machine of RAL: b has read the directory now
+    let mut tx = tryc!(b.begin().await);
+    let first = tryc!(tx.allocate_host_ids(2).await);
+    tryc!(
+        tx.apply(&[change(
+            first,
+            true,
+            None,
+            Some("RAL"),
+            "RAL-1",
+            t,
+            vec![],
+            vec![]
+        )])
+        .await
+    );
+    tryc!(tx.commit().await);
+    let region_seen_by_b = |hosts: Vec<crate::HostView>| {
+        hosts
+            .first()
+            .and_then(|h| h.region.as_ref().map(|r| r.to_string()))
+    };
+    let hosts = tryc!(b.hosts(&Scope::National, &HostFilter::default()).await);
+    check!(
+        region_seen_by_b(hosts).as_deref() == Some("LDN"),
+        "RAL starts in LDN"
+    );
+    // a (another process) moves RAL to NW and adds an establishment
+    tryc!(
+        a.import_org(&[], &[est("RAL", "NW", &["ral-*"]), est("RNEW", "NW", &[])])
+            .await
+    );
+    let hosts = tryc!(b.hosts(&Scope::National, &HostFilter::default()).await);
+    check!(
+        region_seen_by_b(hosts).as_deref() == Some("NW"),
+        "b sees the move made through a"
+    );
+    // and b can write into the new establishment at once
+    let mut tx = tryc!(b.begin().await);
+    tryc!(
+        tx.apply(&[change(
+            first + 1,
+            true,
+            None,
+            Some("RNEW"),
+            "RNEW-1",
+            t,
+            vec![],
+            vec![]
+        )])
+        .await
+    );
+    tryc!(tx.commit().await);
+    check!(
+        tryc!(
+            a.count_hosts(&Scope::Establishment(code("RNEW")), &HostFilter::default())
+                .await
+        ) == 1,
+        "the machine of the new establishment is stored"
+    );
+    // a reset through a empties b's directory too
+    tryc!(a.reset().await);
+    let mut tx = tryc!(b.begin().await);
+    let id = tryc!(tx.allocate_host_ids(1).await);
+    let refused = tx
+        .apply(&[change(
+            id,
+            true,
+            None,
+            Some("RAL"),
+            "RAL-2",
+            t,
+            vec![],
+            vec![],
+        )])
+        .await;
+    check!(
+        matches!(refused, Err(StoreError::UnknownEstablishment(_))),
+        "after a reset elsewhere, b no longer knows RAL: {refused:?}"
+    );
+    Ok(())
+}

@@ -51,7 +51,14 @@ async fn postgres_conforms() {
         let store = vigie_store::SqlStore::connect(&url)
             .await
             .map_err(|e| e.to_string())?;
-        let r = vigie_store::testsuite::run_all(&store).await;
+        let mut r = vigie_store::testsuite::run_all(&store).await;
+        if r.is_ok() {
+            let other = vigie_store::SqlStore::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            r = vigie_store::testsuite::run_two_handles(&store, &other).await;
+            other.close().await;
+        }
         store.close().await;
         r
     }

@@ -9,4 +9,9 @@ async fn sqlite_conforms() {
     if let Err(e) = vigie_store::testsuite::run_all(&store).await {
         panic!("{e}");
     }
+    // a second handle on the same file, as another process would open it
+    let other = vigie_store::SqlStore::connect(&url).await.unwrap();
+    if let Err(e) = vigie_store::testsuite::run_two_handles(&store, &other).await {
+        panic!("{e}");
+    }
 }
