@@ -228,7 +228,7 @@ impl Grant {
             )),
             (PerimeterKind::Region, Some(r), None) => Ok(Grant::RegionalAnalyst(r)),
             (PerimeterKind::Region, None, None) => {
-                perimeter(format!("role {role} needs a region (--region)"))
+                perimeter(format!("role {role} needs a region"))
             }
             (PerimeterKind::Region, _, Some(_)) => perimeter(format!(
                 "role {role} is bound to a region, not to an establishment: give only a region"
@@ -238,7 +238,7 @@ impl Grant {
                 _ => Grant::EstablishmentOfficer(e),
             }),
             (PerimeterKind::Establishment, None, None) => perimeter(format!(
-                "role {role} needs an establishment (--establishment)"
+                "role {role} needs an establishment"
             )),
             (PerimeterKind::Establishment, Some(_), _) => perimeter(format!(
                 "role {role} is bound to an establishment, not to a region: give only an establishment"

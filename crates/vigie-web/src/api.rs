@@ -182,7 +182,7 @@ async fn export<T: Serialize>(
     Ok(resp)
 }
 
-async fn list_response<T: Serialize>(
+pub(crate) async fn list_response<T: Serialize>(
     st: &AppState,
     caller: &Caller,
     q: &ListQuery,

@@ -8,6 +8,7 @@
 //! it. Every read is cut to the caller's perimeter, and what lies outside
 //! reads exactly like what does not exist.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -143,6 +144,22 @@ fn handler(id: RouteId, st: &AppState) -> MethodRouter<AppState> {
         ApiWatchUptime => get(api::watch_uptime),
         ApiIngest => post(api::ingest).layer(DefaultBodyLimit::max(st.cfg.max_ingest_bytes)),
         ApiAudit => get(api::audit_log),
+        UsersPage => get(admin::users),
+        UserCreate => post(admin::user_create),
+        UserDisable => post(admin::user_disable),
+        UserEnable => post(admin::user_enable),
+        UserPassword => post(admin::user_password),
+        TokensPage => get(admin::tokens),
+        TokenCreate => post(admin::token_create),
+        TokenRevoke => post(admin::token_revoke),
+        ApiUsers => get(admin::api_users),
+        ApiUserCreate => post(admin::api_user_create),
+        ApiUserDisable => post(admin::api_user_disable),
+        ApiUserEnable => post(admin::api_user_enable),
+        ApiUserPassword => post(admin::api_user_password),
+        ApiTokens => get(admin::api_tokens),
+        ApiTokenCreate => post(admin::api_token_create),
+        ApiTokenRevoke => post(admin::api_token_revoke),
     }
 }
 

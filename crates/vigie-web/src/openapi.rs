@@ -28,6 +28,22 @@ fn summary(id: RouteId) -> &'static str {
         ApiWatchUptime => "Daily availability of watched services",
         ApiIngest => "Push one inventory file (any format the CLI ingests) for an establishment",
         ApiAudit => "The audit log (national administrators)",
+        ApiUsers => "User accounts: role, perimeter, state, last sign-in (never a password hash)",
+        ApiUserCreate => {
+            "Create a user account; without a password one is generated and returned once"
+        }
+        ApiUserDisable => {
+            "Disable an account: its sessions end and it can no longer sign in (not your own)"
+        }
+        ApiUserEnable => "Let a disabled account sign in again",
+        ApiUserPassword => {
+            "Set an account's password (its sessions end); without one, one is generated and returned once"
+        }
+        ApiTokens => {
+            "API tokens: prefix, name, role, perimeter, state, expiry, last use (never the secret)"
+        }
+        ApiTokenCreate => "Create an API token; its secret is returned once and never stored",
+        ApiTokenRevoke => "Revoke an API token by id or prefix",
         _ => "",
     }
 }
@@ -48,6 +64,63 @@ fn param(name: &str, loc: &str, required: bool, desc: &str) -> Value {
     json!({"name": name, "in": loc, "required": required, "description": desc, "schema": {"type": "string"}})
 }
 
+/// The JSON body of the administration routes that take one.
+fn request_schema(id: RouteId) -> Option<Value> {
+    let text = |d: &str| json!({"type": "string", "description": d});
+    let perimeter = |m: &mut serde_json::Map<String, Value>| {
+        m.insert(
+            "region".into(),
+            text("the region of a regional analyst (nothing else)"),
+        );
+        m.insert(
+            "establishment".into(),
+            text("the establishment of an establishment officer or an ingest token (nothing else)"),
+        );
+    };
+    let object = |required: &[&str], props: serde_json::Map<String, Value>| json!({"type": "object", "additionalProperties": false, "required": required, "properties": props});
+    let mut props = serde_json::Map::new();
+    match id {
+        RouteId::ApiUserCreate => {
+            props.insert(
+                "username".into(),
+                text("a-z, 0-9, '.', '_', '@', '-' (stored in lowercase)"),
+            );
+            props.insert(
+                "role".into(),
+                text("national-admin, national-analyst, regional-analyst or establishment-officer"),
+            );
+            perimeter(&mut props);
+            props.insert(
+                "password".into(),
+                text("at least 12 characters; absent: generated and returned once"),
+            );
+            Some(object(&["username", "role"], props))
+        }
+        RouteId::ApiUserPassword => {
+            props.insert(
+                "password".into(),
+                text("at least 12 characters; absent: generated and returned once"),
+            );
+            Some(object(&[], props))
+        }
+        RouteId::ApiTokenCreate => {
+            props.insert("name".into(), text("what the token is for"));
+            props.insert(
+                "role".into(),
+                text("ingest, establishment-officer, regional-analyst, national-analyst or national-admin"),
+            );
+            perimeter(&mut props);
+            props.insert(
+                "expires_days".into(),
+                json!({"type": "integer", "minimum": 1, "maximum": vigie_auth::MAX_TOKEN_DAYS,
+                       "default": crate::admin::DEFAULT_TOKEN_DAYS}),
+            );
+            Some(object(&["name", "role"], props))
+        }
+        _ => None,
+    }
+}
+
 pub fn build() -> Value {
     let mut paths = serde_json::Map::new();
     for r in ROUTES.iter().filter(|r| r.kind == Kind::Api) {
@@ -59,6 +132,8 @@ pub fn build() -> Value {
             }
             Subject::Host => params.push(param("host", "path", true, "host id")),
             Subject::Target => params.push(param("target", "path", true, "target name")),
+            Subject::User => params.push(param("user", "path", true, "username")),
+            Subject::Token => params.push(param("token", "path", true, "token id or prefix")),
             Subject::None => {}
         }
         if r.list {
@@ -160,6 +235,14 @@ pub fn build() -> Value {
             }
             _ => {}
         }
+        if r.access == Access::Admin && r.method != "GET" {
+            params.push(param(
+                "X-CSRF-Token",
+                "header",
+                false,
+                "the session's CSRF token (required with a session cookie, not with an API token)",
+            ));
+        }
         let mut responses = serde_json::Map::new();
         responses.insert("200".into(), json!({"description": "OK"}));
         for (code, what) in [
@@ -192,6 +275,12 @@ pub fn build() -> Value {
         });
         if r.access == Access::Public {
             op["security"] = json!([]);
+        }
+        if let Some(schema) = request_schema(r.id) {
+            // a new password may be left out (one is generated)
+            let required = r.id != RouteId::ApiUserPassword;
+            op["requestBody"] =
+                json!({"required": required, "content": {"application/json": {"schema": schema}}});
         }
         if r.id == RouteId::ApiIngest {
             op["requestBody"] = json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}});

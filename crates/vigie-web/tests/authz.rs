@@ -9,7 +9,7 @@
 use reqwest::StatusCode;
 use std::sync::Arc;
 use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
-use vigie_store::{NewApiToken, SqlStore, Store, WatchTargetInput};
+use vigie_store::{NewApiToken, NewUser, SqlStore, Store, WatchTargetInput};
 use vigie_web::{Access, Kind, ROUTES, RouteId, Subject, WebConfig};
 
 /// Distinctive names: each appears nowhere but in its own perimeter's data.
@@ -99,6 +99,7 @@ impl Who {
 
 struct World {
     base: String,
+    store: Arc<dyn Store>,
     tokens: Vec<(Who, String)>,
     hosts: Vec<(String, i64)>,
     client: reqwest::Client,
@@ -213,6 +214,7 @@ async fn world() -> World {
         .unwrap();
     let mut w = World {
         base,
+        store: store.clone(),
         tokens,
         hosts: Vec::new(),
         client,
@@ -280,6 +282,18 @@ impl World {
         who: Who,
         body: Option<String>,
     ) -> (StatusCode, String) {
+        self.send(method, path, who, None, body).await
+    }
+
+    /// A request with a body of this content type.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        who: Who,
+        content_type: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, String) {
         let url = format!("{}{path}", self.base);
         let mut rb = match method {
             "POST" => self.client.post(&url),
@@ -287,6 +301,9 @@ impl World {
         };
         if let Some(t) = self.token(who) {
             rb = rb.bearer_auth(t);
+        }
+        if let Some(ct) = content_type {
+            rb = rb.header("content-type", ct);
         }
         if let Some(b) = body {
             rb = rb.body(b);
@@ -312,6 +329,8 @@ fn path_for(path: &str, subject: Subject, value: &str) -> String {
         Subject::Establishment => "{establishment}",
         Subject::Host => "{host}",
         Subject::Target => "{target}",
+        Subject::User => "{user}",
+        Subject::Token => "{token}",
         Subject::None => return path.to_string(),
     };
     path.replace(key, value)
@@ -339,10 +358,13 @@ fn expected(route: &vigie_web::RouteSpec, who: Who, subject_visible: Option<bool
     match route.access {
         Access::Public | Access::Authenticated => StatusCode::OK,
         Access::Admin => {
-            if who == Who::Admin {
-                StatusCode::OK
-            } else {
+            if who != Who::Admin {
+                // refused before anything is looked up
                 StatusCode::FORBIDDEN
+            } else if subject_visible == Some(false) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
             }
         }
         Access::Read => {
@@ -404,6 +426,26 @@ async fn every_route_every_role_no_leak() {
                         path_for(route.path, route.subject, "999999"),
                         Some(false),
                     )))
+                    .collect(),
+                // accounts and tokens: an existing one (the administrator
+                // may name it) and one that does not exist
+                Subject::User => [(MATRIX_USER, true), ("no-such-user", false)]
+                    .iter()
+                    .map(|(u, exists)| {
+                        (
+                            path_for(route.path, route.subject, u),
+                            Some(who == Who::Admin && *exists),
+                        )
+                    })
+                    .collect(),
+                Subject::Token => [("1", true), ("999999", false)]
+                    .iter()
+                    .map(|(t, exists)| {
+                        (
+                            path_for(route.path, route.subject, t),
+                            Some(who == Who::Admin && *exists),
+                        )
+                    })
                     .collect(),
                 Subject::Target => panic!(
                     "{}: add own/other/missing cases for target routes to this test",
@@ -565,6 +607,159 @@ async fn ingest_is_limited_to_the_perimeter() {
     assert_eq!(s, StatusCode::OK);
     let v: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert!(v["total"].as_u64().unwrap() >= 3 + 3, "{v}");
+}
+
+/// An account the administration routes act on.
+const MATRIX_USER: &str = "matrix-officer";
+
+/// A body that would make an administration route do its job.
+fn admin_body(route: &vigie_web::RouteSpec) -> (&'static str, String) {
+    const JSON: &str = "application/json";
+    const FORM: &str = "application/x-www-form-urlencoded";
+    let (ct, body) = match route.id {
+        RouteId::ApiUserCreate => (
+            JSON,
+            r#"{"username": "matrix-new-api", "role": "national-admin", "password": "matrix passphrase"}"#,
+        ),
+        RouteId::UserCreate => (
+            FORM,
+            "username=matrix-new-page&role=national-admin&password=matrix+passphrase&password2=matrix+passphrase",
+        ),
+        RouteId::ApiUserPassword => (JSON, r#"{"password": "another matrix passphrase"}"#),
+        RouteId::UserPassword => (
+            FORM,
+            "password=another+matrix+passphrase&password2=another+matrix+passphrase",
+        ),
+        RouteId::ApiTokenCreate => (JSON, r#"{"name": "matrix-api", "role": "national-admin"}"#),
+        RouteId::TokenCreate => (FORM, "name=matrix-page&role=national-admin&expires_days=30"),
+        _ if route.kind == Kind::Api => (JSON, ""),
+        _ => (FORM, ""),
+    };
+    (ct, body.to_string())
+}
+
+/// What the store holds about accounts and tokens, but for the times of
+/// use (the callers' own tokens are used by the test).
+async fn accounts(store: &dyn Store) -> (Vec<vigie_store::UserRecord>, Vec<(i64, bool)>) {
+    let users = store.users().await.unwrap();
+    let tokens = store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id, t.revoked_at.is_some()))
+        .collect();
+    (users, tokens)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration_changes_are_refused_to_everyone_else() {
+    let w = world().await;
+    w.store
+        .create_user(&NewUser {
+            username: MATRIX_USER.into(),
+            password_hash: vigie_auth::hash_password("matrix officer passphrase").unwrap(),
+            role: "establishment-officer".into(),
+            region: None,
+            establishment: Some(EstablishmentCode::new(Org::A1).unwrap()),
+            created_at: jiff::Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    // the ingest caller's token is the one the routes act on
+    let ingest_token = w
+        .store
+        .tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "ingest")
+        .unwrap()
+        .id
+        .to_string();
+    let routes: Vec<&vigie_web::RouteSpec> = ROUTES
+        .iter()
+        .filter(|r| r.access == Access::Admin && r.method != "GET")
+        .collect();
+    assert!(
+        routes.len() >= 12,
+        "{} administration changes",
+        routes.len()
+    );
+    let cases = |route: &vigie_web::RouteSpec| -> Vec<(String, bool)> {
+        match route.subject {
+            Subject::None => vec![(route.path.to_string(), true)],
+            Subject::User => vec![
+                (path_for(route.path, route.subject, MATRIX_USER), true),
+                (path_for(route.path, route.subject, "no-such-user"), false),
+            ],
+            Subject::Token => vec![
+                (path_for(route.path, route.subject, &ingest_token), true),
+                (path_for(route.path, route.subject, "999999"), false),
+            ],
+            other => panic!("{}: add cases for {other:?} to this test", route.path),
+        }
+    };
+    let before = accounts(w.store.as_ref()).await;
+    for route in &routes {
+        let (ct, body) = admin_body(route);
+        for who in EVERYONE.into_iter().filter(|w| *w != Who::Admin) {
+            // the same answer whether the account or token exists or not
+            let mut answers = std::collections::BTreeSet::new();
+            for (path, _) in cases(route) {
+                let (status, text) = w
+                    .send("POST", &path, who, Some(ct), Some(body.clone()))
+                    .await;
+                let want = match (who, route.kind) {
+                    (Who::Nobody, Kind::Api) => StatusCode::UNAUTHORIZED,
+                    (Who::Nobody, _) => StatusCode::SEE_OTHER,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                assert_eq!(status, want, "{who:?} POST {path}: {text}");
+                check_no_leak(who, &path, &text);
+                for secret in [MATRIX_USER, "matrix passphrase", "vgt_"] {
+                    assert!(!text.contains(secret), "{who:?} POST {path}: {text}");
+                }
+                answers.insert((status, text));
+            }
+            assert_eq!(answers.len(), 1, "{who:?} {}: {answers:#?}", route.path);
+        }
+    }
+    assert_eq!(
+        accounts(w.store.as_ref()).await,
+        before,
+        "nobody but an administrator changed anything"
+    );
+    // the administrator's requests do what they say; what does not exist
+    // is not found
+    for route in &routes {
+        let (ct, body) = admin_body(route);
+        for (path, exists) in cases(route) {
+            let (status, text) = w
+                .send("POST", &path, Who::Admin, Some(ct), Some(body.clone()))
+                .await;
+            let want = if exists {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(status, want, "Admin POST {path}: {text}");
+        }
+    }
+    let (users, tokens) = accounts(w.store.as_ref()).await;
+    for name in ["matrix-new-api", "matrix-new-page"] {
+        assert!(users.iter().any(|u| u.username == name), "{name}");
+    }
+    assert_eq!(tokens.len(), before.1.len() + 2);
+    assert!(
+        tokens
+            .iter()
+            .any(|(id, revoked)| id.to_string() == ingest_token && *revoked)
+    );
+    let officer = users.iter().find(|u| u.username == MATRIX_USER).unwrap();
+    assert!(!officer.is_disabled(), "disabled, then enabled again");
+    let old = before.0.iter().find(|u| u.username == MATRIX_USER).unwrap();
+    assert_ne!(officer.password_hash, old.password_hash);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
