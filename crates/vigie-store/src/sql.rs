@@ -972,25 +972,50 @@ impl Store for SqlStore {
                 Step::Week => 7,
             });
         }
-        let mut out = Vec::new();
+        // each establishment's group is looked up once, not per point
+        let mut names: Vec<String> = Vec::new();
+        let mut slot: HashMap<String, usize> = HashMap::new();
+        if by == GroupBy::Sector {
+            names.push("sector".into());
+            slot.insert("sector".into(), 0);
+        }
+        let mut index_of = |est: i64| -> usize {
+            let g = group_of(est);
+            *slot.entry(g.clone()).or_insert_with(|| {
+                names.push(g);
+                names.len() - 1
+            })
+        };
+        let hs: Vec<(usize, Vec<(i32, u64, u64)>)> =
+            hs.into_iter().map(|(e, s)| (index_of(e), s)).collect();
+        let rs: Vec<(usize, Vec<(i32, u64, u64)>)> =
+            rs.into_iter().map(|(e, s)| (index_of(e), s)).collect();
+        // groups in name order, as before
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|a, b| names[*a].cmp(&names[*b]));
+        let mut out = Vec::with_capacity(points_days.len() * names.len());
+        let mut sums = vec![(0u64, 0u64, 0u64); names.len()];
         for (label, sample) in points_days {
-            let mut groups: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-            if by == GroupBy::Sector {
-                groups.insert("sector".into(), (0, 0, 0));
+            sums.iter_mut().for_each(|s| *s = (0, 0, 0));
+            let mut present = vec![by == GroupBy::Sector; names.len()];
+            for (g, s) in &hs {
+                sums[*g].0 += value_at(s, sample.number()).0;
+                present[*g] = true;
             }
-            for (est, s) in &hs {
-                groups.entry(group_of(*est)).or_default().0 += value_at(s, sample.number()).0;
-            }
-            for (est, s) in &rs {
+            for (g, s) in &rs {
                 let (confirmed, review) = value_at(s, sample.number());
-                let g = groups.entry(group_of(*est)).or_default();
-                g.1 += confirmed;
-                g.2 += review;
+                sums[*g].1 += confirmed;
+                sums[*g].2 += review;
+                present[*g] = true;
             }
-            for (group, (hosts, with_rule, needs_review)) in groups {
+            for &g in &order {
+                if !present[g] {
+                    continue;
+                }
+                let (hosts, with_rule, needs_review) = sums[g];
                 out.push(TrendPoint {
                     day: label,
-                    group,
+                    group: names[g].clone(),
                     hosts,
                     with_rule,
                     needs_review,
