@@ -227,9 +227,7 @@ impl Grant {
                 "role {role} covers the whole sector: give neither a region nor an establishment"
             )),
             (PerimeterKind::Region, Some(r), None) => Ok(Grant::RegionalAnalyst(r)),
-            (PerimeterKind::Region, None, None) => {
-                perimeter(format!("role {role} needs a region"))
-            }
+            (PerimeterKind::Region, None, None) => perimeter(format!("role {role} needs a region")),
             (PerimeterKind::Region, _, Some(_)) => perimeter(format!(
                 "role {role} is bound to a region, not to an establishment: give only a region"
             )),
@@ -237,9 +235,9 @@ impl Grant {
                 Role::Ingest => Grant::Ingest(e),
                 _ => Grant::EstablishmentOfficer(e),
             }),
-            (PerimeterKind::Establishment, None, None) => perimeter(format!(
-                "role {role} needs an establishment"
-            )),
+            (PerimeterKind::Establishment, None, None) => {
+                perimeter(format!("role {role} needs an establishment"))
+            }
             (PerimeterKind::Establishment, Some(_), _) => perimeter(format!(
                 "role {role} is bound to an establishment, not to a region: give only an establishment"
             )),
