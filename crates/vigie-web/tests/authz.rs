@@ -513,6 +513,20 @@ async fn every_route_every_role_no_leak() {
     assert!(checked > 400, "only {checked} checks");
 }
 
+/// Machines of B1, as the national admin sees them.
+async fn b1_total(w: &World) -> u64 {
+    let (_, b1) = w
+        .req(
+            "GET",
+            &format!("/api/v1/hosts?establishment={}", Org::B1),
+            Who::Admin,
+            None,
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&b1).unwrap();
+    v["total"].as_u64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_is_limited_to_the_perimeter() {
     let w = world().await;
@@ -541,6 +555,11 @@ async fn ingest_is_limited_to_the_perimeter() {
     }
     // an upload naming another establishment's serial number claims
     // nothing: the machine stays where it is, and stays invisible
+    // B1 holds its own two machines and those of the admin's upload above
+    // (the same bytes sent for another establishment are that
+    // establishment's machines, not "already ingested")
+    let before = b1_total(&w).await;
+    assert_eq!(before, 4);
     let b1_host = w.host_of(Org::B1);
     let steal = format!(
         "\"Computer Name\",\"Serial Number\",\"Operating System\",\"OS Version\",\"Build Number\",\"IP Addresses\",\"Installed KBs\",\"Last Hardware Scan\"\n\
@@ -577,16 +596,20 @@ async fn ingest_is_limited_to_the_perimeter() {
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
     }
+    assert_eq!(
+        b1_total(&w).await,
+        before,
+        "B1 kept its machines, no more, no fewer"
+    );
     let (_, b1) = w
         .req(
             "GET",
-            &format!("/api/v1/hosts?establishment={}", Org::B1),
+            &format!("/api/v1/hosts?establishment={}&per_page=100", Org::B1),
             Who::Admin,
             None,
         )
         .await;
     let b1: serde_json::Value = serde_json::from_str(&b1).unwrap();
-    assert_eq!(b1["total"], 2, "B1 kept its machines: {b1}");
     assert!(
         b1["items"]
             .as_array()
