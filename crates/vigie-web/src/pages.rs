@@ -136,6 +136,10 @@ pub struct Tile {
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewTpl {
+    /// The wall-screen view: dark, large, refreshed every minute, no table.
+    wall: bool,
+    /// Public services of the perimeter, when any is watched.
+    watch: Option<Card>,
     title: String,
     user: UserBox,
     crumbs: Vec<(String, String)>,
@@ -337,7 +341,55 @@ fn sparkline(points: &[(i64, f64)], label: &str) -> String {
 
 /// `GET /`: the sector (national callers), the region (regional analysts);
 /// an establishment officer goes to their establishment's page.
-pub async fn overview(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+/// `GET /?wall=1`: the overview as a wall screen.
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    pub wall: Option<String>,
+}
+
+/// The exposure watch in one card: how many public services of the
+/// perimeter answer, and how many are down or defaced.
+async fn watch_card(st: &AppState, scope: &Scope) -> ApiResult<Option<Card>> {
+    let targets = st.store.watch_target_list(scope).await?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let (mut up, mut down, mut defaced) = (0u64, 0u64, 0u64);
+    for t in &targets {
+        match t.state.as_ref().map(|s| s.status.as_str()) {
+            Some("down") => down += 1,
+            Some("defaced") => defaced += 1,
+            Some(_) => up += 1,
+            None => {}
+        }
+    }
+    let total = targets.len() as u64;
+    let failing = down + defaced;
+    let share = failing as f64 / total as f64;
+    Ok(Some(Card {
+        label: "Public services answering".into(),
+        value: pct(total - failing, total),
+        detail: format!("{up} up, {down} down, {defaced} defaced, of {total} watched"),
+        spark: String::new(),
+        delta: if failing == 0 {
+            "no service down or defaced".into()
+        } else {
+            format!("{failing} need attention (see Exposure watch)")
+        },
+        tone: if defaced > 0 {
+            "critical"
+        } else {
+            crate::tiles::risk_level(share)
+        },
+    }))
+}
+
+pub async fn overview(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(view): Query<OverviewQuery>,
+) -> ApiResult<Response> {
+    let wall = matches!(view.wall.as_deref(), Some("1" | "true" | "yes"));
     let scope = caller.scope()?;
     let (title, by, grid_title) = match &scope {
         Scope::Establishment(e) => {
@@ -428,7 +480,10 @@ pub async fn overview(State(st): State<AppState>, caller: Caller) -> ApiResult<R
     let lede = format!(
         "{hosts} machines reported by inventories. Figures are measured, not declared: each finding carries its evidence."
     );
+    let watch = watch_card(&st, &scope).await?;
     Ok(render(&OverviewTpl {
+        wall,
+        watch,
         title,
         user: user_box(&caller),
         crumbs: Vec::new(),

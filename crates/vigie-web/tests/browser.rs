@@ -399,6 +399,13 @@ async fn a_national_analyst_walks_down_and_an_officer_stays_home() {
     assert!(src.contains("Sector overview"), "{src}");
     assert!(src.contains("Hauts-de-France") && src.contains("Île-de-France"));
     d.shot("01-sector").await;
+    // the wall screen, from the overview's link
+    d.click("a.wall-link").await;
+    d.wait_url("/?wall=1").await;
+    let src = d.source().await;
+    assert!(src.contains("class=\"wall\"") && src.contains("leave the wall screen"));
+    d.shot("01b-wall").await;
+    d.go(&format!("{base}/")).await;
     // sector → region (the tile)
     let tiles = d.attr_all("a.tile", "href").await;
     let nord = tiles.iter().find(|h| h.ends_with("/regions/NORD")).unwrap();

@@ -334,3 +334,84 @@ fn openapi_matches_its_snapshot() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_screen() {
+    let s = server(WebConfig::default()).await;
+    // two watched services, one of them down
+    s.store
+        .upsert_watch_targets(&[
+            vigie_store::WatchTargetInput {
+                name: "portal".into(),
+                url: "https://portal.example/".into(),
+                establishment: Some(EstablishmentCode::new("EST1").unwrap()),
+                options: "{}".into(),
+            },
+            vigie_store::WatchTargetInput {
+                name: "booking".into(),
+                url: "https://booking.example/".into(),
+                establishment: Some(EstablishmentCode::new("EST1").unwrap()),
+                options: "{}".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    let targets = s
+        .store
+        .watch_targets(&vigie_store::Scope::National, false)
+        .await
+        .unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    let states: Vec<(i64, vigie_store::WatchStateRecord)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.id,
+                vigie_store::WatchStateRecord {
+                    status: if t.name == "portal" { "down" } else { "up" }.into(),
+                    since: now,
+                    updated_at: now,
+                    data: "{}".into(),
+                },
+            )
+        })
+        .collect();
+    s.store.save_watch_states(&states).await.unwrap();
+
+    let c = client();
+    let r = login(&s, &c, "alice", "correct horse battery").await;
+    let (value, _) = cookie(r.headers(), "vigie_session").unwrap();
+    let session = format!("vigie_session={value}");
+    let get = |path: &'static str| {
+        let c = c.clone();
+        let url = format!("{}{path}", s.base);
+        let session = session.clone();
+        async move {
+            let r = c.get(url).header("cookie", session).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let normal = get("/").await;
+    assert!(
+        normal.contains("href=\"/?wall=1\""),
+        "a link to the wall screen"
+    );
+    assert!(!normal.contains("http-equiv=\"refresh\""));
+    assert!(normal.contains("Ranked by risk"));
+    assert!(
+        normal.contains("1 up, 1 down, 0 defaced, of 2 watched"),
+        "{normal}"
+    );
+    let wall = get("/?wall=1").await;
+    assert!(wall.contains("<body class=\"wall\">"));
+    assert!(wall.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
+    assert!(!wall.contains("Ranked by risk"), "no table on the wall");
+    assert!(wall.contains("leave the wall screen"));
+    assert!(
+        wall.contains("50.0 %") && wall.contains("1 need attention"),
+        "{wall}"
+    );
+    // any other value is the ordinary page
+    assert!(!get("/?wall=0").await.contains("class=\"wall\""));
+}
