@@ -42,6 +42,10 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_watch.sql")),
     (3, include_str!("../migrations/sqlite/0003_accounts.sql")),
     (4, include_str!("../migrations/sqlite/0004_org_version.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_open_findings_by_rule.sql"),
+    ),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -715,6 +719,33 @@ impl Store for SqlStore {
     }
 
     async fn count_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<u64> {
+        // Machines with an open finding of one rule, now: one per open
+        // finding, counted from the open-findings index instead of probing
+        // every machine of the perimeter.
+        if let (Some(rule), None, false, None, None) = (
+            &filter.rule,
+            filter.at,
+            filter.unassigned_only,
+            &filter.hostname,
+            filter.host_id,
+        ) {
+            let cond = self
+                .est_condition(
+                    scope,
+                    "f.est_id",
+                    filter.establishment.as_ref(),
+                    filter.region.as_ref(),
+                )
+                .await?;
+            let n: i64 = q(format!(
+                "SELECT COUNT(*) FROM findings f WHERE f.rule_id = $1 AND f.closed_at IS NULL AND {cond}"
+            ))
+            .bind(rule.as_str().to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+            return Ok(u64::try_from(n).unwrap_or(0));
+        }
         let (where_sql, _, binds) = self.host_where(scope, filter).await?;
         let mut query = q(format!("SELECT COUNT(*) FROM hosts h WHERE {where_sql}"));
         for b in binds {

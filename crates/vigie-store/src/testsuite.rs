@@ -860,6 +860,62 @@ async fn worst_hosts_and_sources_are_ranked_in_scope(store: &dyn Store) -> CaseR
         "a region without findings ranks nothing"
     );
 
+    // counting machines with a rule's open finding agrees with the list,
+    // in every perimeter, and a filter cannot widen it
+    for (scope, filter, want) in [
+        (&ral, by_rule.clone(), 1),
+        (&ldn, by_rule.clone(), 2),
+        (&Scope::National, by_rule.clone(), 2),
+        (
+            &ral,
+            HostFilter {
+                establishment: Some(code("RBH")),
+                ..by_rule.clone()
+            },
+            0,
+        ),
+        (
+            &ldn,
+            HostFilter {
+                establishment: Some(code("RBH")),
+                ..by_rule.clone()
+            },
+            1,
+        ),
+        (
+            &Scope::National,
+            HostFilter {
+                region: Some(region("NW")),
+                ..by_rule.clone()
+            },
+            0,
+        ),
+        (
+            &ral,
+            HostFilter {
+                rule: Some(rule("smbv1-enabled")),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            &ral,
+            HostFilter {
+                rule: Some(rule("smbv1-enabled")),
+                at: Some(day("2017-05-01")),
+                ..Default::default()
+            },
+            2,
+        ),
+    ] {
+        let n = tryc!(store.count_hosts(scope, &filter).await);
+        let listed = tryc!(store.hosts(scope, &filter).await).len() as u64;
+        check!(
+            n == want && listed == want,
+            "count {n}, listed {listed}, want {want} for {scope:?} {filter:?}"
+        );
+    }
+
     let sources = tryc!(store.source_summary(&ral, &all).await);
     check!(
         sources.len() == 1
