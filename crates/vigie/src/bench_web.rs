@@ -21,6 +21,10 @@ pub struct WebBenchArgs {
     connections: u32,
     #[arg(long, default_value_t = 10)]
     seconds: u32,
+    /// The server's result cache, in seconds (0: every request computes,
+    /// the worst case).
+    #[arg(long, default_value_t = 60)]
+    cache_seconds: u64,
 }
 
 #[derive(Serialize)]
@@ -37,6 +41,7 @@ struct WebBench {
     machine: String,
     hosts: u64,
     establishments: usize,
+    cache_seconds: u64,
     latencies: Vec<Latency>,
     wrk_endpoint: String,
     wrk_requests_per_second: Option<f64>,
@@ -115,11 +120,9 @@ pub async fn run(ctx: &Ctx, a: WebBenchArgs) -> Result<ExitCode> {
                 .ok(),
         })
         .await?;
-    let state = crate::serve::build_state(
-        ctx,
-        &crate::serve::ServeArgs::loopback("127.0.0.1:0".parse()?),
-    )
-    .await?;
+    let mut serve_args = crate::serve::ServeArgs::loopback("127.0.0.1:0".parse()?);
+    serve_args.cache_seconds = a.cache_seconds;
+    let state = crate::serve::build_state(ctx, &serve_args).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
@@ -138,6 +141,8 @@ pub async fn run(ctx: &Ctx, a: WebBenchArgs) -> Result<ExitCode> {
         "/api/v1/establishments?per_page=100".to_string(),
         format!("/api/v1/hosts?establishment={est}&per_page=100"),
         format!("/api/v1/hosts?region={region}&rule=os-eol&per_page=100"),
+        "/api/v1/hosts?rule=ms17-010-missing&per_page=100".to_string(),
+        "/api/v1/regions".to_string(),
         "/api/v1/trend?rule=os-eol&by=region&step=week".to_string(),
     ];
     let mut latencies = Vec::new();
@@ -200,6 +205,7 @@ pub async fn run(ctx: &Ctx, a: WebBenchArgs) -> Result<ExitCode> {
         machine: crate::bench::machine(),
         hosts: stats.hosts,
         establishments: ests.len(),
+        cache_seconds: a.cache_seconds,
         latencies,
         wrk_endpoint,
         wrk_requests_per_second: rps,

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Largest inventory accepted over HTTP, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_ingest_mib: usize,
+    /// How long computed posture and trends are reused, in seconds (0: never).
+    /// An upload through the API clears them at once.
+    #[arg(long, default_value_t = 60)]
+    pub cache_seconds: u64,
     /// Also run the exposure watch (`vigie watch run`) in this process.
     #[arg(long)]
     pub watch: bool,
@@ -52,6 +56,7 @@ impl ServeArgs {
             trust_proxy: false,
             session_hours: 8,
             max_ingest_mib: 512,
+            cache_seconds: 60,
             watch: false,
             watch_notify: None,
             watch_metrics: None,
@@ -69,6 +74,7 @@ pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState
         session_ttl: Duration::from_secs(a.session_hours.max(1) * 3600),
         max_ingest_bytes: a.max_ingest_mib.max(1) << 20,
         trust_proxy: a.trust_proxy,
+        cache_ttl: Duration::from_secs(a.cache_seconds),
         ..WebConfig::default()
     };
     Ok(vigie_web::setup::app_state(store, rules, kb, cfg))
