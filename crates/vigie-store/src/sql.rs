@@ -942,15 +942,45 @@ impl Store for SqlStore {
         }
         let cond = self.est_condition(scope, "est_id", None, None).await?;
         let end = to.number();
-        let host_rows = q(format!("SELECT est_id, day, hosts FROM daily_hosts WHERE day <= {end} AND {cond} ORDER BY est_id, day"))
+        // Every sample day is on or after `from`: the rows inside the
+        // window, plus each establishment's last row before it (one index
+        // seek each), whatever the length of the history.
+        let lo = from.number();
+        let before = lo - 1;
+        let ids = format!(
+            "(SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {}",
+            self.est_condition(scope, "x.id", None, None).await?
+        );
+        let mut host_rows = q(format!(
+            "SELECT x.id, {before}, (SELECT d.hosts FROM daily_hosts d WHERE d.est_id = x.id AND d.day < {lo} \
+             ORDER BY d.day DESC LIMIT 1) AS v FROM {ids}"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        host_rows.extend(
+            q(format!(
+                "SELECT est_id, day, hosts FROM daily_hosts WHERE day >= {lo} AND day <= {end} AND {cond} ORDER BY est_id, day"
+            ))
             .fetch_all(&self.pool)
-            .await?;
-        let rule_rows = q(format!(
-            "SELECT est_id, day, hosts, review FROM daily_findings WHERE rule_id = $1 AND day <= {end} AND {cond} ORDER BY est_id, day"
+            .await?,
+        );
+        let mut rule_rows = q(format!(
+            "SELECT x.id, {before}, \
+             (SELECT f.hosts FROM daily_findings f WHERE f.est_id = x.id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS v, \
+             (SELECT f.review FROM daily_findings f WHERE f.est_id = x.id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS r \
+             FROM {ids}"
         ))
         .bind(rule.as_str().to_string())
         .fetch_all(&self.pool)
         .await?;
+        rule_rows.extend(
+            q(format!(
+                "SELECT est_id, day, hosts, review FROM daily_findings WHERE rule_id = $1 AND day >= {lo} AND day <= {end} AND {cond} ORDER BY est_id, day"
+            ))
+            .bind(rule.as_str().to_string())
+            .fetch_all(&self.pool)
+            .await?,
+        );
         let ests = self.est_map().await?;
         let group_of = |est_id: i64| -> String {
             match (by, ests.get(&est_id)) {
@@ -968,8 +998,15 @@ impl Store for SqlStore {
             for r in rows {
                 let est: i64 = r.try_get(0)?;
                 let day: i64 = r.try_get(1)?;
-                let v: i64 = r.try_get(2)?;
-                let review: i64 = if with_review { r.try_get(3)? } else { 0 };
+                // NULL: no row before the window
+                let Some(v) = r.try_get::<Option<i64>, _>(2)? else {
+                    continue;
+                };
+                let review: i64 = if with_review {
+                    r.try_get::<Option<i64>, _>(3)?.unwrap_or(0)
+                } else {
+                    0
+                };
                 m.entry(est).or_default().push((
                     i32::try_from(day).unwrap_or(0),
                     u64::try_from(v).unwrap_or(0),

@@ -1087,6 +1087,33 @@ async fn posture_and_trend_at_past_dates(store: &dyn Store) -> CaseResult {
         values == vec![3, 3, 2, 2, 1, 1],
         "daily sector trend: {values:?}"
     );
+    // a window that starts later carries each establishment's last value
+    // from before it: the same points as the tail of the longer window
+    for (from, to, want) in [
+        ("2017-05-03", "2017-05-06", vec![2, 2, 1, 1]),
+        ("2017-05-05", "2017-05-06", vec![1, 1]),
+        ("2017-05-20", "2017-05-22", vec![1, 1, 1]),
+    ] {
+        let later = tryc!(
+            store
+                .trend(
+                    &nat,
+                    &rule("os-eol"),
+                    GroupBy::Sector,
+                    day(from),
+                    day(to),
+                    Step::Day
+                )
+                .await
+        );
+        let got: Vec<u64> = later.iter().map(|t| t.with_rule).collect();
+        let hosts: Vec<u64> = later.iter().map(|t| t.hosts).collect();
+        let full_hosts = trend.last().map(|t| t.hosts).unwrap_or(0);
+        check!(
+            got == want && hosts.iter().all(|h| *h == full_hosts),
+            "trend from {from}: {got:?} (machines {hosts:?}, want {want:?} and {full_hosts})"
+        );
+    }
     let weekly = tryc!(
         store
             .trend(
