@@ -828,7 +828,6 @@ impl Store for SqlStore {
     }
 
     async fn posture(&self, scope: &Scope, by: GroupBy, at: Day) -> Result<Vec<PostureRow>> {
-        let cond = self.est_condition(scope, "d.est_id", None, None).await?;
         let day = at.number();
         // Grouping happens in SQL: at national scale the sector and region
         // views read a handful of rows instead of one per establishment.
@@ -854,8 +853,13 @@ impl Store for SqlStore {
             Some(g) => format!(" GROUP BY {g}, f.rule_id"),
             None => " GROUP BY f.rule_id".to_string(),
         };
+        // each establishment's latest day: one index seek per establishment
+        // (not a scan of the whole history); NULL when it has none yet,
+        // which the joins below drop
+        let ids_cond = self.est_condition(scope, "x.id", None, None).await?;
         let latest = format!(
-            "(SELECT d.est_id, MAX(d.day) AS day FROM daily_hosts d WHERE d.day <= {day} AND {cond} GROUP BY d.est_id) m"
+            "(SELECT x.id AS est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.id AND d.day <= {day}) AS day \
+             FROM (SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {ids_cond}) m"
         );
         let joins = "LEFT JOIN establishments e ON e.id = m.est_id LEFT JOIN regions r ON r.code = e.region_code";
         let hosts = q(format!(
