@@ -94,6 +94,8 @@ type EstById = HashMap<i64, (EstablishmentCode, RegionCode, String)>;
 /// than ingesting a one-machine inventory.
 struct EstDirectory {
     version: i64,
+    /// Every establishment, by code.
+    all: Arc<Vec<Establishment>>,
     by_id: Arc<EstById>,
     by_code: Arc<HashMap<EstablishmentCode, i64>>,
 }
@@ -348,22 +350,22 @@ impl SqlStore {
         }
         // read after the version: an import committed in between is
         // picked up again at the next call, never missed
-        let rows = qs("SELECT id, code, region_code, name FROM establishments")
+        let rows = qs("SELECT * FROM establishments ORDER BY code")
             .fetch_all(&self.pool)
             .await?;
         let mut by_id = HashMap::with_capacity(rows.len());
         let mut by_code = HashMap::with_capacity(rows.len());
-        for r in rows {
-            let id: i64 = r.try_get(0)?;
-            let code = EstablishmentCode::new(&r.try_get::<String, _>(1)?)
-                .map_err(|e| corrupt("establishments", e.to_string()))?;
-            let region = RegionCode::new(&r.try_get::<String, _>(2)?)
-                .map_err(|e| corrupt("establishments", e.to_string()))?;
-            by_code.insert(code.clone(), id);
-            by_id.insert(id, (code, region, r.try_get::<String, _>(3)?));
+        let mut all = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let e = row_establishment(r)?;
+            by_code.insert(e.code.clone(), id);
+            by_id.insert(id, (e.code.clone(), e.region.clone(), e.name.clone()));
+            all.push(e);
         }
         let d = Arc::new(EstDirectory {
             version,
+            all: Arc::new(all),
             by_id: Arc::new(by_id),
             by_code: Arc::new(by_code),
         });
@@ -646,16 +648,22 @@ impl Store for SqlStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let ests = qs("SELECT * FROM establishments ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?
+        // the cached directory, in id order as the attribution expects
+        let dir = self.directory().await?;
+        let mut ids: Vec<(i64, &Establishment)> = dir
+            .all
             .iter()
-            .map(row_establishment)
-            .collect::<Result<Vec<_>>>()?;
+            .filter_map(|e| dir.by_code.get(&e.code).map(|id| (*id, e)))
+            .collect();
+        ids.sort_by_key(|(id, _)| *id);
+        let ests = ids.into_iter().map(|(_, e)| e.clone()).collect();
         Ok(OrgDirectory::new(regions, ests))
     }
 
     async fn establishments(&self, scope: &Scope) -> Result<Vec<Establishment>> {
+        if *scope == Scope::National {
+            return Ok(self.directory().await?.all.as_ref().clone());
+        }
         let cond = self.est_condition(scope, "id", None, None).await?;
         q(format!(
             "SELECT * FROM establishments WHERE {cond} ORDER BY code"
@@ -764,16 +772,50 @@ impl Store for SqlStore {
             }
             None => "f.closed_at IS NULL".to_string(),
         };
-        // ranked in the database: only the chosen machines are loaded
-        let mut query = q(format!(
-            "SELECT h.id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
+        // ranked in the database: only the chosen machines are loaded.
+        // Without a date, name or id to match, the findings alone answer
+        // (no join with the machines).
+        let simple = at_end.is_none()
+            && !filter.unassigned_only
+            && filter.hostname.is_none()
+            && filter.host_id.is_none();
+        let query = if simple {
+            let cond = self
+                .est_condition(
+                    scope,
+                    "f.est_id",
+                    filter.establishment.as_ref(),
+                    filter.region.as_ref(),
+                )
+                .await?;
+            let with_rule = if filter.rule.is_some() {
+                " AND EXISTS (SELECT 1 FROM findings g WHERE g.est_id = f.est_id AND g.host_id = f.host_id \
+                 AND g.rule_id = $1 AND g.closed_at IS NULL)"
+            } else {
+                ""
+            };
+            let mut query = q(format!(
+                "SELECT f.host_id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
+                 FROM findings f WHERE {cond} AND f.closed_at IS NULL{with_rule} \
+                 GROUP BY f.host_id ORDER BY weight DESC, f.host_id LIMIT {limit} OFFSET {}",
+                filter.offset
+            ));
+            if let Some(rule) = &filter.rule {
+                query = query.bind(rule.as_str().to_string());
+            }
+            query
+        } else {
+            let mut query = q(format!(
+                "SELECT h.id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
              FROM hosts h JOIN findings f ON f.est_id = h.est_id AND f.host_id = h.id AND {open} \
              WHERE {where_sql} GROUP BY h.id ORDER BY weight DESC, h.id LIMIT {limit} OFFSET {}",
-            filter.offset
-        ));
-        for b in binds {
-            query = query.bind(b);
-        }
+                filter.offset
+            ));
+            for b in binds {
+                query = query.bind(b);
+            }
+            query
+        };
         let ranked: Vec<i64> = query
             .fetch_all(&self.pool)
             .await?
@@ -801,6 +843,31 @@ impl Store for SqlStore {
     }
 
     async fn source_summary(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<SourceCount>> {
+        let only_perimeter = HostFilter {
+            establishment: filter.establishment.clone(),
+            region: filter.region.clone(),
+            ..HostFilter::default()
+        };
+        if filter == &only_perimeter {
+            // every source row belongs to a machine: no join needed
+            let cond = self
+                .est_condition(
+                    scope,
+                    "s.est_id",
+                    filter.establishment.as_ref(),
+                    filter.region.as_ref(),
+                )
+                .await?;
+            return q(format!(
+                "SELECT s.source, COUNT(*), MAX(s.observed_at) FROM host_sources s WHERE {cond} \
+                 GROUP BY s.source ORDER BY s.source"
+            ))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(source_count)
+            .collect();
+        }
         let (where_sql, _, binds) = self.host_where(scope, filter).await?;
         let mut query = q(format!(
             "SELECT s.source, COUNT(*), MAX(s.observed_at) FROM host_sources s \
@@ -814,16 +881,7 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|r| {
-                let kind_s: String = r.try_get(0)?;
-                let source = SourceKind::parse(&kind_s)
-                    .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
-                Ok(SourceCount {
-                    source,
-                    hosts: u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
-                    last_observed: ts(r.try_get(2)?),
-                })
-            })
+            .map(source_count)
             .collect()
     }
 
@@ -1554,6 +1612,17 @@ impl SqlStore {
         }
         Ok((conds.join(" AND "), at_end, binds))
     }
+}
+
+fn source_count(r: &AnyRow) -> Result<SourceCount> {
+    let kind_s: String = r.try_get(0)?;
+    let source = SourceKind::parse(&kind_s)
+        .ok_or_else(|| corrupt("host_sources", format!("source {kind_s:?}")))?;
+    Ok(SourceCount {
+        source,
+        hosts: u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+        last_observed: ts(r.try_get(2)?),
+    })
 }
 
 fn file_from_row(r: &AnyRow) -> Result<FileRecord> {
