@@ -375,6 +375,23 @@ impl SqlStore {
         Ok(d)
     }
 
+    /// Restricts a query on `col` (an est_id column) to a scope and the
+    /// establishment or region a machine filter names.
+    async fn perimeter_condition(
+        &self,
+        scope: &Scope,
+        filter: &HostFilter,
+        col: &str,
+    ) -> Result<String> {
+        self.est_condition(
+            scope,
+            col,
+            filter.establishment.as_ref(),
+            filter.region.as_ref(),
+        )
+        .await
+    }
+
     /// Restricts a query on `col` (an est_id column) to a scope and filter.
     async fn est_condition(
         &self,
@@ -737,14 +754,7 @@ impl Store for SqlStore {
             &filter.hostname,
             filter.host_id,
         ) {
-            let cond = self
-                .est_condition(
-                    scope,
-                    "f.est_id",
-                    filter.establishment.as_ref(),
-                    filter.region.as_ref(),
-                )
-                .await?;
+            let cond = self.perimeter_condition(scope, filter, "f.est_id").await?;
             let n: i64 = q(format!(
                 "SELECT COUNT(*) FROM findings f WHERE f.rule_id = $1 AND f.closed_at IS NULL AND {cond}"
             ))
@@ -780,14 +790,7 @@ impl Store for SqlStore {
             && filter.hostname.is_none()
             && filter.host_id.is_none();
         let query = if simple {
-            let cond = self
-                .est_condition(
-                    scope,
-                    "f.est_id",
-                    filter.establishment.as_ref(),
-                    filter.region.as_ref(),
-                )
-                .await?;
+            let cond = self.perimeter_condition(scope, filter, "f.est_id").await?;
             let with_rule = if filter.rule.is_some() {
                 " AND EXISTS (SELECT 1 FROM findings g WHERE g.est_id = f.est_id AND g.host_id = f.host_id \
                  AND g.rule_id = $1 AND g.closed_at IS NULL)"
@@ -850,14 +853,7 @@ impl Store for SqlStore {
         };
         if filter == &only_perimeter {
             // every source row belongs to a machine: no join needed
-            let cond = self
-                .est_condition(
-                    scope,
-                    "s.est_id",
-                    filter.establishment.as_ref(),
-                    filter.region.as_ref(),
-                )
-                .await?;
+            let cond = self.perimeter_condition(scope, filter, "s.est_id").await?;
             return q(format!(
                 "SELECT s.source, COUNT(*), MAX(s.observed_at) FROM host_sources s WHERE {cond} \
                  GROUP BY s.source ORDER BY s.source"

@@ -63,6 +63,40 @@ pub enum BenchCommand {
     },
 }
 
+/// Establishment codes of the synthetic benchmark fleets: E00000, E00001…
+pub(crate) fn bench_codes(n: usize) -> Result<Vec<EstablishmentCode>> {
+    Ok((0..n)
+        .map(|i| EstablishmentCode::new(&format!("E{i:05}")))
+        .collect::<Result<_, _>>()?)
+}
+
+/// One region, BENCH, holding the benchmark's establishments.
+pub(crate) async fn import_bench_org(store: &dyn Store, codes: &[EstablishmentCode]) -> Result<()> {
+    let region = RegionCode::new("BENCH")?;
+    let ests: Vec<Establishment> = codes
+        .iter()
+        .map(|c| Establishment {
+            code: c.clone(),
+            name: format!("Bench establishment {c}"),
+            kind: EstablishmentKind::Acute,
+            region: region.clone(),
+            parent: None,
+            hostname_patterns: vec![],
+            subnets: vec![],
+        })
+        .collect();
+    store
+        .import_org(
+            &[Region {
+                code: region,
+                name: "Bench".into(),
+            }],
+            &ests,
+        )
+        .await?;
+    Ok(())
+}
+
 pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -189,31 +223,8 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
                 );
             }
             store.reset().await?;
-            let region = RegionCode::new("BENCH")?;
-            let codes: Vec<EstablishmentCode> = (0..establishments)
-                .map(|i| EstablishmentCode::new(&format!("E{i:05}")))
-                .collect::<Result<_, _>>()?;
-            let ests: Vec<Establishment> = codes
-                .iter()
-                .map(|c| Establishment {
-                    code: c.clone(),
-                    name: format!("Bench establishment {c}"),
-                    kind: EstablishmentKind::Acute,
-                    region: region.clone(),
-                    parent: None,
-                    hostname_patterns: vec![],
-                    subnets: vec![],
-                })
-                .collect();
-            store
-                .import_org(
-                    &[Region {
-                        code: region.clone(),
-                        name: "Bench".into(),
-                    }],
-                    &ests,
-                )
-                .await?;
+            let codes = bench_codes(establishments)?;
+            import_bench_org(store.as_ref(), &codes).await?;
             let end = today();
             let first_day = end.add_days(-(i32::try_from(days).unwrap_or(1) - 1));
             let mut pipeline = ctx.pipeline(&store).await?;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_core::EstablishmentCode;
 use vigie_ingest::IngestOptions;
 use vigie_store::{Scope, SqlStore, Store};
 
@@ -112,27 +112,7 @@ async fn fresh_db(path: &Path, codes: &[EstablishmentCode]) -> Result<(String, S
     }
     let db = path.display().to_string();
     let sql = SqlStore::connect(&db).await?;
-    let region = RegionCode::new("BENCH")?;
-    let ests: Vec<Establishment> = codes
-        .iter()
-        .map(|c| Establishment {
-            code: c.clone(),
-            name: format!("Bench establishment {c}"),
-            kind: EstablishmentKind::Acute,
-            region: region.clone(),
-            parent: None,
-            hostname_patterns: vec![],
-            subnets: vec![],
-        })
-        .collect();
-    sql.import_org(
-        &[Region {
-            code: region,
-            name: "Bench".into(),
-        }],
-        &ests,
-    )
-    .await?;
+    crate::bench::import_bench_org(&sql, codes).await?;
     Ok((db, sql))
 }
 
@@ -170,9 +150,7 @@ pub async fn run(ctx: &Ctx, a: IngestHttpArgs) -> Result<ExitCode> {
             tmp.path().to_path_buf()
         }
     };
-    let codes: Vec<EstablishmentCode> = (0..a.establishments)
-        .map(|i| EstablishmentCode::new(&format!("E{i:05}")))
-        .collect::<Result<_, _>>()?;
+    let codes = crate::bench::bench_codes(a.establishments)?;
 
     // the inventories: one fleet, split per establishment
     let fleet = dir.join("fleet.jsonl");
