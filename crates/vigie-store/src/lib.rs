@@ -240,6 +240,19 @@ pub struct HostFilter {
     pub offset: u64,
 }
 
+impl HostFilter {
+    /// Names at most a perimeter (establishment, region) and a rule, about
+    /// now: no date, name, id or unassigned-only. Such a filter can be
+    /// answered from the findings or sources tables alone, whose rows all
+    /// belong to a machine of their establishment.
+    pub fn is_perimeter_and_rule_now(&self) -> bool {
+        self.at.is_none()
+            && !self.unassigned_only
+            && self.hostname.is_none()
+            && self.host_id.is_none()
+    }
+}
+
 /// Machines described by one inventory source, and its latest report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceCount {

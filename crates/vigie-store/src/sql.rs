@@ -94,8 +94,8 @@ type EstById = HashMap<i64, (EstablishmentCode, RegionCode, String)>;
 /// than ingesting a one-machine inventory.
 struct EstDirectory {
     version: i64,
-    /// Every establishment, by code.
-    all: Arc<Vec<Establishment>>,
+    /// Every establishment with its id, in the database's code order.
+    all: Arc<Vec<(i64, Establishment)>>,
     by_id: Arc<EstById>,
     by_code: Arc<HashMap<EstablishmentCode, i64>>,
 }
@@ -361,7 +361,7 @@ impl SqlStore {
             let e = row_establishment(r)?;
             by_code.insert(e.code.clone(), id);
             by_id.insert(id, (e.code.clone(), e.region.clone(), e.name.clone()));
-            all.push(e);
+            all.push((id, e));
         }
         let d = Arc::new(EstDirectory {
             version,
@@ -373,6 +373,16 @@ impl SqlStore {
             *cached = Some(d.clone());
         }
         Ok(d)
+    }
+
+    /// `x.id` over every establishment id of a scope, 0 (machines without
+    /// one) included nationally: a FROM clause for one index seek per
+    /// establishment.
+    async fn scope_est_ids(&self, scope: &Scope) -> Result<String> {
+        Ok(format!(
+            "(SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {}",
+            self.est_condition(scope, "x.id", None, None).await?
+        ))
     }
 
     /// Restricts a query on `col` (an est_id column) to a scope and the
@@ -665,21 +675,19 @@ impl Store for SqlStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        // the cached directory, in id order as the attribution expects
-        let dir = self.directory().await?;
-        let mut ids: Vec<(i64, &Establishment)> = dir
-            .all
-            .iter()
-            .filter_map(|e| dir.by_code.get(&e.code).map(|id| (*id, e)))
-            .collect();
-        ids.sort_by_key(|(id, _)| *id);
-        let ests = ids.into_iter().map(|(_, e)| e.clone()).collect();
-        Ok(OrgDirectory::new(regions, ests))
+        // in id order, as the attribution expects
+        let mut ests = self.directory().await?.all.as_ref().clone();
+        ests.sort_by_key(|(id, _)| *id);
+        Ok(OrgDirectory::new(
+            regions,
+            ests.into_iter().map(|(_, e)| e).collect(),
+        ))
     }
 
     async fn establishments(&self, scope: &Scope) -> Result<Vec<Establishment>> {
         if *scope == Scope::National {
-            return Ok(self.directory().await?.all.as_ref().clone());
+            let dir = self.directory().await?;
+            return Ok(dir.all.iter().map(|(_, e)| e.clone()).collect());
         }
         let cond = self.est_condition(scope, "id", None, None).await?;
         q(format!(
@@ -747,13 +755,9 @@ impl Store for SqlStore {
         // Machines with an open finding of one rule, now: one per open
         // finding, counted from the open-findings index instead of probing
         // every machine of the perimeter.
-        if let (Some(rule), None, false, None, None) = (
-            &filter.rule,
-            filter.at,
-            filter.unassigned_only,
-            &filter.hostname,
-            filter.host_id,
-        ) {
+        if let Some(rule) = &filter.rule
+            && filter.is_perimeter_and_rule_now()
+        {
             let cond = self.perimeter_condition(scope, filter, "f.est_id").await?;
             let n: i64 = q(format!(
                 "SELECT COUNT(*) FROM findings f WHERE f.rule_id = $1 AND f.closed_at IS NULL AND {cond}"
@@ -774,22 +778,12 @@ impl Store for SqlStore {
     }
 
     async fn worst_hosts(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<HostView>> {
-        let (where_sql, at_end, binds) = self.host_where(scope, filter).await?;
         let limit = filter.limit.unwrap_or(20).min(10_000);
-        let open = match at_end {
-            Some(end) => {
-                format!("f.opened_at <= {end} AND (f.closed_at IS NULL OR f.closed_at > {end})")
-            }
-            None => "f.closed_at IS NULL".to_string(),
-        };
+        let offset = filter.offset;
         // ranked in the database: only the chosen machines are loaded.
         // Without a date, name or id to match, the findings alone answer
         // (no join with the machines).
-        let simple = at_end.is_none()
-            && !filter.unassigned_only
-            && filter.hostname.is_none()
-            && filter.host_id.is_none();
-        let query = if simple {
+        let (query, at_end) = if filter.is_perimeter_and_rule_now() {
             let cond = self.perimeter_condition(scope, filter, "f.est_id").await?;
             let with_rule = if filter.rule.is_some() {
                 " AND EXISTS (SELECT 1 FROM findings g WHERE g.est_id = f.est_id AND g.host_id = f.host_id \
@@ -798,26 +792,31 @@ impl Store for SqlStore {
                 ""
             };
             let mut query = q(format!(
-                "SELECT f.host_id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
+                "SELECT f.host_id, {SEVERITY_WEIGHT} AS weight \
                  FROM findings f WHERE {cond} AND f.closed_at IS NULL{with_rule} \
-                 GROUP BY f.host_id ORDER BY weight DESC, f.host_id LIMIT {limit} OFFSET {}",
-                filter.offset
+                 GROUP BY f.host_id ORDER BY weight DESC, f.host_id LIMIT {limit} OFFSET {offset}"
             ));
             if let Some(rule) = &filter.rule {
                 query = query.bind(rule.as_str().to_string());
             }
-            query
+            (query, None)
         } else {
+            let (where_sql, at_end, binds) = self.host_where(scope, filter).await?;
+            let open = match at_end {
+                Some(end) => {
+                    format!("f.opened_at <= {end} AND (f.closed_at IS NULL OR f.closed_at > {end})")
+                }
+                None => "f.closed_at IS NULL".to_string(),
+            };
             let mut query = q(format!(
-                "SELECT h.id, SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END) AS weight \
-             FROM hosts h JOIN findings f ON f.est_id = h.est_id AND f.host_id = h.id AND {open} \
-             WHERE {where_sql} GROUP BY h.id ORDER BY weight DESC, h.id LIMIT {limit} OFFSET {}",
-                filter.offset
+                "SELECT h.id, {SEVERITY_WEIGHT} AS weight \
+                 FROM hosts h JOIN findings f ON f.est_id = h.est_id AND f.host_id = h.id AND {open} \
+                 WHERE {where_sql} GROUP BY h.id ORDER BY weight DESC, h.id LIMIT {limit} OFFSET {offset}"
             ));
             for b in binds {
                 query = query.bind(b);
             }
-            query
+            (query, at_end)
         };
         let ranked: Vec<i64> = query
             .fetch_all(&self.pool)
@@ -846,12 +845,7 @@ impl Store for SqlStore {
     }
 
     async fn source_summary(&self, scope: &Scope, filter: &HostFilter) -> Result<Vec<SourceCount>> {
-        let only_perimeter = HostFilter {
-            establishment: filter.establishment.clone(),
-            region: filter.region.clone(),
-            ..HostFilter::default()
-        };
-        if filter == &only_perimeter {
+        if filter.rule.is_none() && filter.is_perimeter_and_rule_now() {
             // every source row belongs to a machine: no join needed
             let cond = self.perimeter_condition(scope, filter, "s.est_id").await?;
             return q(format!(
@@ -910,10 +904,10 @@ impl Store for SqlStore {
         // each establishment's latest day: one index seek per establishment
         // (not a scan of the whole history); NULL when it has none yet,
         // which the joins below drop
-        let ids_cond = self.est_condition(scope, "x.id", None, None).await?;
+        let ids = self.scope_est_ids(scope).await?;
         let latest = format!(
             "(SELECT x.id AS est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.id AND d.day <= {day}) AS day \
-             FROM (SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {ids_cond}) m"
+             FROM {ids}) m"
         );
         let joins = "LEFT JOIN establishments e ON e.id = m.est_id LEFT JOIN regions r ON r.code = e.region_code";
         let hosts = q(format!(
@@ -1005,10 +999,7 @@ impl Store for SqlStore {
         // seek each), whatever the length of the history.
         let lo = from.number();
         let before = lo - 1;
-        let ids = format!(
-            "(SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {}",
-            self.est_condition(scope, "x.id", None, None).await?
-        );
+        let ids = self.scope_est_ids(scope).await?;
         let mut host_rows = q(format!(
             "SELECT x.id, {before}, (SELECT d.hosts FROM daily_hosts d WHERE d.est_id = x.id AND d.day < {lo} \
              ORDER BY d.day DESC LIMIT 1) AS v FROM {ids}"
@@ -1609,6 +1600,11 @@ impl SqlStore {
         Ok((conds.join(" AND "), at_end, binds))
     }
 }
+
+/// How heavily a machine's open findings weigh in the worst-machines
+/// ranking: each critical 100, each high 10, any other 1.
+const SEVERITY_WEIGHT: &str =
+    "SUM(CASE f.severity WHEN 'critical' THEN 100 WHEN 'high' THEN 10 ELSE 1 END)";
 
 fn source_count(r: &AnyRow) -> Result<SourceCount> {
     let kind_s: String = r.try_get(0)?;
