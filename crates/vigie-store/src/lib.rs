@@ -13,6 +13,7 @@
 mod accounts;
 mod codec;
 mod sql;
+pub mod testdb;
 pub mod testsuite;
 mod watch;
 
@@ -39,7 +40,10 @@ use vigie_core::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
+    /// A database's own error. Shown with its message and code only:
+    /// PostgreSQL adds "at line N", where N is a line of the server's C
+    /// source, which users read as a line of their file.
+    #[error("database error: {}", describe_database_error(.0))]
     Database(#[from] sqlx::Error),
     #[error("migration {version} failed: {source}")]
     Migration { version: i64, source: sqlx::Error },
@@ -53,9 +57,25 @@ pub enum StoreError {
     UnknownRegion(RegionCode),
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// Another writer held the database for longer than a writer waits
+    /// (SQLite: 30 minutes); nothing was written.
+    #[error(
+        "the database stayed busy for {waited_seconds} s (another process is writing); nothing was written"
+    )]
+    Busy { waited_seconds: u64 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn describe_database_error(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(d) => match d.code() {
+            Some(code) => format!("{} (code {code})", d.message()),
+            None => d.message().to_string(),
+        },
+        None => e.to_string(),
+    }
+}
 
 /// Whose data a read may see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

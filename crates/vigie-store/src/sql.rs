@@ -19,7 +19,7 @@ use crate::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use vigie_core::{
@@ -35,27 +35,14 @@ enum Dialect {
 }
 
 mod accounts;
+mod turn;
 mod watch;
 
-const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../migrations/sqlite/0002_watch.sql")),
-    (3, include_str!("../migrations/sqlite/0003_accounts.sql")),
-    (4, include_str!("../migrations/sqlite/0004_org_version.sql")),
-    (
-        5,
-        include_str!("../migrations/sqlite/0005_open_findings_by_rule.sql"),
-    ),
-];
-const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/postgres/0001_init.sql")),
-    (2, include_str!("../migrations/postgres/0002_watch.sql")),
-    (3, include_str!("../migrations/postgres/0003_accounts.sql")),
-    (
-        4,
-        include_str!("../migrations/postgres/0004_org_version.sql"),
-    ),
-];
+use turn::WriteTx;
+
+// `MIGRATIONS_SQLITE` and `MIGRATIONS_POSTGRES`: (version, file name, SQL),
+// derived by build.rs from the `migrations/<dialect>/` folders.
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// Tables whose rows follow a machine to another establishment: (table,
 /// host column, other columns).
@@ -83,6 +70,8 @@ pub struct SqlStore {
     dialect: Dialect,
     /// The establishments directory, reloaded when `org_version` moves.
     directory: Arc<std::sync::Mutex<Option<Arc<EstDirectory>>>>,
+    /// The turn of this process's writers (SQLite: see [`turn`]).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Establishment id → (code, region, name).
@@ -241,6 +230,7 @@ impl SqlStore {
             pool,
             dialect,
             directory: Arc::new(std::sync::Mutex::new(None)),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         };
         store.migrate().await?;
         Ok(store)
@@ -251,42 +241,51 @@ impl SqlStore {
         self.pool.close().await;
     }
 
+    /// Applies the migrations not applied yet. Safe when several processes
+    /// start at once on a fresh database (a server and a watch started
+    /// together): PostgreSQL runs them under an advisory lock, SQLite in one
+    /// immediate transaction; whoever comes second finds them applied.
     async fn migrate(&self) -> Result<()> {
-        qs("CREATE TABLE IF NOT EXISTS vigie_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
-        let applied: BTreeSet<i64> = qs("SELECT version FROM vigie_migrations")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<std::result::Result<_, _>>()?;
         let list = match self.dialect {
             Dialect::Sqlite => MIGRATIONS_SQLITE,
             Dialect::Postgres => MIGRATIONS_POSTGRES,
         };
-        for (version, sql) in list {
-            if applied.contains(version) {
-                continue;
+        match self.dialect {
+            Dialect::Sqlite => {
+                let mut tx = self.write().await?;
+                apply_migrations(&mut tx, list).await?;
+                tx.commit().await
             }
-            let mut tx = self.pool.begin().await?;
-            for stmt in split_statements(sql) {
-                q(stmt)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|source| StoreError::Migration {
-                        version: *version,
-                        source,
-                    })?;
+            Dialect::Postgres => {
+                // a session lock on one connection, held across the
+                // migrations' own transactions
+                let mut conn = self.pool.acquire().await?;
+                qs("SELECT pg_advisory_lock($1)")
+                    .bind(turn::MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await?;
+                let result = async {
+                    use sqlx::Connection;
+                    let mut tx = conn.begin().await?;
+                    apply_migrations(&mut tx, list).await?;
+                    tx.commit().await?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                let unlocked = qs("SELECT pg_advisory_unlock($1)")
+                    .bind(turn::MIGRATION_LOCK)
+                    .execute(&mut *conn)
+                    .await;
+                result?;
+                if let Err(e) = unlocked {
+                    // the lock goes with the connection, which must not
+                    // return to the pool holding it
+                    conn.detach();
+                    return Err(e.into());
+                }
+                Ok(())
             }
-            qs("INSERT INTO vigie_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(Timestamp::now().as_second())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
         }
-        Ok(())
     }
 
     /// The establishment ids a scope may read; `None` means every row
@@ -458,10 +457,47 @@ impl SqlStore {
 }
 
 /// Tells every process's cached directory that the organisation changed.
-async fn bump_org_version(tx: &mut Transaction<'static, sqlx::Any>) -> Result<()> {
+async fn bump_org_version(tx: &mut WriteTx) -> Result<()> {
     qs("UPDATE org_version SET version = version + 1 WHERE id = 1")
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Applies, inside the caller's transaction, every migration of `list`
+/// not yet recorded in `vigie_migrations`.
+async fn apply_migrations(
+    conn: &mut sqlx::AnyConnection,
+    list: &[(i64, &str, &str)],
+) -> Result<()> {
+    qs("CREATE TABLE IF NOT EXISTS vigie_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&mut *conn)
+        .await?;
+    let applied: BTreeSet<i64> = qs("SELECT version FROM vigie_migrations")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+    for (version, _name, sql) in list {
+        if applied.contains(version) {
+            continue;
+        }
+        for stmt in split_statements(sql) {
+            q(stmt)
+                .execute(&mut *conn)
+                .await
+                .map_err(|source| StoreError::Migration {
+                    version: *version,
+                    source,
+                })?;
+        }
+        qs("INSERT INTO vigie_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(Timestamp::now().as_second())
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -593,7 +629,7 @@ impl Store for SqlStore {
         regions: &[Region],
         establishments: &[Establishment],
     ) -> Result<OrgImport> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for r in regions {
             qs("INSERT INTO regions (code, name) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET name = excluded.name")
                 .bind(r.code.as_str().to_string())
@@ -719,7 +755,7 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        let tx = self.pool.begin().await?;
+        let tx = self.write_ingest().await?;
         let dir = self.directory().await?;
         Ok(Box::new(SqlTx {
             dialect: self.dialect,
@@ -1229,6 +1265,7 @@ impl Store for SqlStore {
         origin: &str,
         content: &[u8],
     ) -> Result<()> {
+        let mut tx = self.write().await?;
         qs("INSERT INTO kb_updates (name, version, loaded_at, origin, content) VALUES ($1, $2, $3, $4, $5) \
             ON CONFLICT (name) DO UPDATE SET version = excluded.version, loaded_at = excluded.loaded_at, origin = excluded.origin, content = excluded.content")
             .bind(name.to_string())
@@ -1236,8 +1273,9 @@ impl Store for SqlStore {
             .bind(Timestamp::now().as_second())
             .bind(origin.to_string())
             .bind(content.to_vec())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1433,7 +1471,7 @@ impl Store for SqlStore {
     }
 
     async fn reset(&self) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for t in [
             "sessions",
             "api_tokens",
@@ -1632,7 +1670,7 @@ fn file_from_row(r: &AnyRow) -> Result<FileRecord> {
 
 struct SqlTx {
     dialect: Dialect,
-    tx: Transaction<'static, sqlx::Any>,
+    tx: WriteTx,
     est_ids: Arc<HashMap<EstablishmentCode, i64>>,
     est_codes: Arc<EstById>,
     /// Evidence bodies already parsed in this transaction, by id: machines
@@ -2415,6 +2453,36 @@ mod tests {
             Dialect::Postgres
         );
         assert!(normalise_url("mysql://x").is_err());
+    }
+
+    /// Every file of each dialect's folder is applied, in version order, and
+    /// both dialects have the same migrations (PostgreSQL once lacked 0005).
+    #[test]
+    fn migrations_are_every_file_of_both_folders() {
+        for (dialect, list) in [
+            ("sqlite", MIGRATIONS_SQLITE),
+            ("postgres", MIGRATIONS_POSTGRES),
+        ] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let mut files: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".sql"))
+                .collect();
+            files.sort();
+            let listed: Vec<String> = list.iter().map(|(_, n, _)| n.to_string()).collect();
+            assert_eq!(listed, files, "{dialect}");
+            for (i, (v, _, sql)) in list.iter().enumerate() {
+                assert_eq!(*v, i as i64 + 1, "{dialect}");
+                assert!(!split_statements(sql).is_empty(), "{dialect} {v}");
+            }
+        }
+        fn names(l: &[(i64, &'static str, &'static str)]) -> Vec<&'static str> {
+            l.iter().map(|(_, n, _)| *n).collect()
+        }
+        assert_eq!(names(MIGRATIONS_SQLITE), names(MIGRATIONS_POSTGRES));
     }
 
     #[test]

@@ -790,17 +790,38 @@ pub async fn ingest(
         confine: !caller.grant.is_admin(),
         ..Default::default()
     };
-    // one upload at a time, and its body is read only once its turn has
-    // come (concurrent uploads wait instead of filling memory)
-    let _one_at_a_time = st.ingest_lock.lock().await;
-    let body: Bytes = axum::body::to_bytes(body, st.cfg.max_ingest_bytes)
+    // a bounded number of uploads in memory at once; each body must arrive
+    // within the configured time. The store's write turn is taken only once
+    // the whole body is here, so a slow sender delays nobody else.
+    let _slot = st
+        .ingest_slots
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|_| {
-            ApiError::new(
+        .map_err(ApiError::internal)?;
+    let body: Bytes = match tokio::time::timeout(
+        st.cfg.ingest_body_timeout,
+        axum::body::to_bytes(body, st.cfg.max_ingest_bytes),
+    )
+    .await
+    {
+        Err(_) => {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the inventory did not arrive within {} s",
+                    st.cfg.ingest_body_timeout.as_secs()
+                ),
+            ));
+        }
+        Ok(Err(_)) => {
+            return Err(ApiError::new(
                 ErrorCode::PayloadTooLarge,
                 "the inventory is larger than the server accepts",
-            )
-        })?;
+            ));
+        }
+        Ok(Ok(b)) => b,
+    };
     if body.is_empty() {
         return Err(ApiError::bad_request("empty body: send the inventory file"));
     }
@@ -828,6 +849,11 @@ pub async fn ingest(
     match result {
         Ok(report) => Ok(Json(report).into_response()),
         Err(e) => Err(match e {
+            // a database busy beyond a writer's wait: the sender retries
+            vigie_ingest::IngestError::Store {
+                source: source @ vigie_store::StoreError::Busy { .. },
+                ..
+            } => ApiError::from(source),
             // storage details stay in the server's log
             vigie_ingest::IngestError::Store { .. } => ApiError::internal(e),
             // the rest names the line or offset: the uploader needs it

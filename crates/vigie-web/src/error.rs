@@ -18,6 +18,10 @@ pub enum ErrorCode {
     RateLimited,
     PayloadTooLarge,
     Unprocessable,
+    /// The request's body did not arrive in time.
+    RequestTimeout,
+    /// The database stayed busy longer than a writer waits: retry later.
+    Busy,
     Internal,
 }
 
@@ -31,6 +35,8 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +86,10 @@ impl From<vigie_store::StoreError> for ApiError {
             vigie_store::StoreError::UnknownEstablishment(_)
             | vigie_store::StoreError::UnknownRegion(_) => ApiError::not_found(),
             vigie_store::StoreError::Invalid(m) => ApiError::bad_request(m),
+            e @ vigie_store::StoreError::Busy { .. } => {
+                tracing::warn!("{e}");
+                ApiError::new(ErrorCode::Busy, "the database is busy: retry later")
+            }
             other => ApiError::internal(other),
         }
     }

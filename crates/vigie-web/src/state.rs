@@ -40,6 +40,11 @@ pub struct WebConfig {
     pub trust_proxy: bool,
     /// How long a computed posture or trend is reused (0: never).
     pub cache_ttl: Duration,
+    /// How long an upload's body may take to arrive (a stalled or
+    /// trickling client is answered 408 and frees its place).
+    pub ingest_body_timeout: Duration,
+    /// Uploads received and held in memory at once; more wait for a place.
+    pub ingest_concurrency: usize,
 }
 
 impl Default for WebConfig {
@@ -52,6 +57,8 @@ impl Default for WebConfig {
             login_window: Duration::from_secs(15 * 60),
             trust_proxy: false,
             cache_ttl: Duration::from_secs(60),
+            ingest_body_timeout: Duration::from_secs(120),
+            ingest_concurrency: 8,
         }
     }
 }
@@ -64,9 +71,10 @@ pub struct AppState {
     pub kb: Arc<Vec<KbSource>>,
     pub cfg: Arc<WebConfig>,
     pub limiter: Arc<crate::auth::LoginLimiter>,
-    /// One ingest at a time per server (each file is one transaction; the
-    /// SQLite writer is single anyway).
-    pub ingest_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Places for uploads being received or ingested (their bodies are in
+    /// memory). Writing takes turns in the store itself, after the body
+    /// has arrived: a slow client never holds what other uploads need.
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
     /// Password verifications at once (argon2 uses 19 MiB each).
     pub hashing: Arc<tokio::sync::Semaphore>,
     pub cache: Arc<ResultCache>,
@@ -82,6 +90,7 @@ impl AppState {
     ) -> AppState {
         let limiter = crate::auth::LoginLimiter::new(cfg.login_attempts, cfg.login_window);
         let cfg_cache_ttl = cfg.cache_ttl;
+        let ingest_concurrency = cfg.ingest_concurrency.max(1);
         AppState {
             store,
             pipeline,
@@ -89,7 +98,7 @@ impl AppState {
             kb: Arc::new(kb),
             cfg: Arc::new(cfg),
             limiter: Arc::new(limiter),
-            ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(ingest_concurrency)),
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),

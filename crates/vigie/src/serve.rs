@@ -32,6 +32,14 @@ pub struct ServeArgs {
     /// An upload through the API clears them at once.
     #[arg(long, default_value_t = 60)]
     pub cache_seconds: u64,
+    /// How long an upload's body may take to arrive, in seconds; a slower
+    /// sender is answered 408 and frees its place.
+    #[arg(long, default_value_t = 120)]
+    pub ingest_body_seconds: u64,
+    /// Uploads received and held in memory at once (each up to
+    /// --max-ingest-mib); more wait for a place.
+    #[arg(long, default_value_t = 8)]
+    pub ingest_concurrency: usize,
     /// Also run the exposure watch (`vigie watch run`) in this process.
     #[arg(long)]
     pub watch: bool,
@@ -57,6 +65,8 @@ impl ServeArgs {
             session_hours: 8,
             max_ingest_mib: 512,
             cache_seconds: 60,
+            ingest_body_seconds: 120,
+            ingest_concurrency: 8,
             watch: false,
             watch_notify: None,
             watch_metrics: None,
@@ -75,6 +85,8 @@ pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState
         max_ingest_bytes: a.max_ingest_mib.max(1) << 20,
         trust_proxy: a.trust_proxy,
         cache_ttl: Duration::from_secs(a.cache_seconds),
+        ingest_body_timeout: Duration::from_secs(a.ingest_body_seconds.max(1)),
+        ingest_concurrency: a.ingest_concurrency.max(1),
         ..WebConfig::default()
     };
     Ok(vigie_web::setup::app_state(store, rules, kb, cfg))

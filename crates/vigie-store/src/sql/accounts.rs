@@ -1,14 +1,14 @@
 //! Accounts, API tokens, sessions and the audit log (migration 0003).
 //! National reference tables: nothing here is keyed by establishment.
 
-use super::{SqlStore, corrupt, q, qs, ts};
+use super::{SqlStore, WriteTx, corrupt, q, qs, ts};
 use crate::{
     ApiTokenRecord, AuditEntry, AuditFilter, NewApiToken, NewAuditEntry, NewUser, Result,
     SessionRecord, StoreError, UserRecord,
 };
 use jiff::Timestamp;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use vigie_core::{EstablishmentCode, RegionCode};
 
 const USER_COLS: &str = "id, username, password_hash, role, region_code, establishment_code, \
@@ -119,7 +119,7 @@ fn affected(n: u64) -> bool {
 impl SqlStore {
     /// Refuses a perimeter naming an unknown region or establishment.
     async fn check_perimeter(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut WriteTx,
         region: Option<&RegionCode>,
         establishment: Option<&EstablishmentCode>,
     ) -> Result<()> {
@@ -146,7 +146,7 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn next_id(tx: &mut Transaction<'static, Any>, name: &str) -> Result<i64> {
+    async fn next_id(tx: &mut WriteTx, name: &str) -> Result<i64> {
         let next: i64 =
             qs("UPDATE id_alloc SET next_id = next_id + 1 WHERE name = $1 RETURNING next_id")
                 .bind(name.to_string())
@@ -162,7 +162,7 @@ impl SqlStore {
         if u.password_hash.is_empty() {
             return Err(StoreError::Invalid("empty password hash".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Self::check_perimeter(&mut tx, u.region.as_ref(), u.establishment.as_ref()).await?;
         let exists: i64 = qs("SELECT COUNT(*) FROM users WHERE username = $1")
             .bind(u.username.clone())
@@ -243,7 +243,7 @@ impl SqlStore {
         disabled: bool,
         at: Timestamp,
     ) -> Result<Option<UserRecord>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = q(format!("SELECT {USER_COLS} FROM users WHERE username = $1"))
             .bind(username.to_string())
             .fetch_optional(&mut *tx)
@@ -282,7 +282,7 @@ impl SqlStore {
         if password_hash.is_empty() {
             return Err(StoreError::Invalid("empty password hash".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = qs("SELECT id FROM users WHERE username = $1")
             .bind(username.to_string())
             .fetch_optional(&mut *tx)
@@ -305,11 +305,13 @@ impl SqlStore {
     }
 
     pub(super) async fn a_record_login(&self, user_id: i64, at: Timestamp) -> Result<()> {
+        let mut tx = self.write().await?;
         qs("UPDATE users SET last_login_at = $1 WHERE id = $2")
             .bind(at.as_second())
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -328,7 +330,7 @@ impl SqlStore {
                 "a token cannot expire before it is created".into(),
             ));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         Self::check_perimeter(&mut tx, t.region.as_ref(), t.establishment.as_ref()).await?;
         let dup = || StoreError::Invalid("a token with this hash already exists".into());
         let exists: i64 = qs("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1")
@@ -402,7 +404,7 @@ impl SqlStore {
         if key.is_empty() {
             return Err(StoreError::Invalid("give a token id or prefix".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let rows = match key.parse::<i64>() {
             Ok(id) => {
                 q(format!("SELECT {TOKEN_COLS} FROM api_tokens WHERE id = $1"))
@@ -450,11 +452,13 @@ impl SqlStore {
     }
 
     pub(super) async fn a_touch_token(&self, id: i64, at: Timestamp) -> Result<()> {
+        let mut tx = self.write().await?;
         qs("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
             .bind(at.as_second())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -465,7 +469,7 @@ impl SqlStore {
             ));
         }
         let dup = || StoreError::Invalid("a session with this hash already exists".into());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let known: i64 = qs("SELECT COUNT(*) FROM users WHERE id = $1")
             .bind(s.user_id)
             .fetch_one(&mut *tx)
@@ -517,36 +521,44 @@ impl SqlStore {
         at: Timestamp,
         expires_at: Timestamp,
     ) -> Result<bool> {
+        let mut tx = self.write().await?;
         let r = qs("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id_hash = $3")
             .bind(at.as_second())
             .bind(expires_at.as_second())
             .bind(id_hash.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(affected(r.rows_affected()))
     }
 
     pub(super) async fn a_delete_session(&self, id_hash: &str) -> Result<bool> {
+        let mut tx = self.write().await?;
         let r = qs("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(affected(r.rows_affected()))
     }
 
     pub(super) async fn a_delete_sessions_of_user(&self, user_id: i64) -> Result<u64> {
+        let mut tx = self.write().await?;
         let r = qs("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(r.rows_affected())
     }
 
     pub(super) async fn a_prune_sessions(&self, now: Timestamp) -> Result<u64> {
+        let mut tx = self.write().await?;
         let r = qs("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.as_second())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(r.rows_affected())
     }
 
@@ -566,7 +578,7 @@ impl SqlStore {
                 detail.len()
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let id = Self::next_id(&mut tx, "audit").await?;
         qs(
             "INSERT INTO audit_log (id, at, actor, action, target, outcome, ip, detail) \

@@ -107,7 +107,7 @@ impl SqlStore {
         }
         let now = Timestamp::now().as_second();
         let mut out = WatchImport::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for t in targets {
             let name = t.name.trim();
             let est = match &t.establishment {
@@ -247,7 +247,7 @@ impl SqlStore {
     }
 
     pub(super) async fn w_remove_target(&self, name: &str, at: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = qs("SELECT est_id, target_id FROM watch_target_names WHERE name = $1")
             .bind(name.to_string())
             .fetch_optional(&mut *tx)
@@ -343,7 +343,7 @@ impl SqlStore {
             .iter()
             .filter_map(|(id, s)| ests.get(id).map(|est| (*est, *id, s)))
             .collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for chunk in rows.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO watch_state (est_id, target_id, status, since, updated_at, data) VALUES {} \
@@ -381,7 +381,7 @@ impl SqlStore {
             .chain(events.iter().map(|e| e.target_id))
             .collect();
         let ests = self.watch_est_ids(&ids).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         // samples (a second probe of a target in the same second is dropped)
         let known: Vec<(i64, &WatchSample)> = samples
             .iter()
@@ -593,10 +593,12 @@ impl SqlStore {
     }
 
     pub(super) async fn w_prune(&self, before: i64) -> Result<u64> {
+        let mut tx = self.write().await?;
         let done = qs("DELETE FROM watch_samples WHERE at < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -608,7 +610,7 @@ impl SqlStore {
         payload: &str,
         deliveries: &str,
     ) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let next: i64 = qs(
             "UPDATE id_alloc SET next_id = next_id + 1 WHERE name = 'watch_notice' RETURNING next_id",
         )
