@@ -755,8 +755,10 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn StoreTx>> {
-        let tx = self.write_ingest().await?;
+        // the directory first: it reads through the pool, which must not
+        // be asked for a connection while this writer holds its turn
         let dir = self.directory().await?;
+        let tx = self.write_ingest().await?;
         Ok(Box::new(SqlTx {
             dialect: self.dialect,
             est_codes: dir.by_id.clone(),

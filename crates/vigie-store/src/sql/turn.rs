@@ -118,15 +118,23 @@ impl SqlStore {
     }
 
     /// Begins the ingest transaction: a write transaction that, on
-    /// PostgreSQL, also holds the ingest lock until it ends.
+    /// PostgreSQL, also holds the ingest lock until it ends. The writers of
+    /// one process queue on their turn first, so a process waits on the
+    /// lock with one connection, not with every connection of its pool
+    /// (the holder needs one too).
     pub(crate) async fn write_ingest(&self) -> Result<WriteTx> {
-        let mut tx = self.write().await?;
-        if self.dialect == Dialect::Postgres {
-            qs("SELECT pg_advisory_xact_lock($1)")
-                .bind(INGEST_LOCK)
-                .execute(&mut *tx)
-                .await?;
+        if self.dialect != Dialect::Postgres {
+            return self.write().await;
         }
+        let turn = self.writer.clone().lock_owned().await;
+        let mut tx = WriteTx {
+            tx: self.pool.begin().await?,
+            _turn: Some(turn),
+        };
+        qs("SELECT pg_advisory_xact_lock($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await?;
         Ok(tx)
     }
 }
