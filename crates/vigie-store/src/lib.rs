@@ -11,6 +11,7 @@
 //! trends read small tables instead of scanning hosts.
 
 mod accounts;
+pub mod citus;
 mod codec;
 mod sql;
 pub mod testdb;

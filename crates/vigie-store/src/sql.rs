@@ -236,6 +236,42 @@ impl SqlStore {
         Ok(store)
     }
 
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    /// The base tables of the current schema (PostgreSQL).
+    pub(crate) async fn schema_tables(&self) -> Result<Vec<String>> {
+        qs(
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+            WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+    }
+
+    /// The tables of the current schema Citus already distributes or
+    /// replicates.
+    pub(crate) async fn citus_tables(&self) -> Result<Vec<String>> {
+        qs("SELECT CAST(c.relname AS TEXT) FROM pg_dist_partition p \
+            JOIN pg_class c ON c.oid = p.logicalrelid \
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()")
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>(0)?))
+        .collect()
+    }
+
+    /// Runs one administrative statement (no parameters, no rows read).
+    pub(crate) async fn execute_admin(&self, sql: &str) -> Result<()> {
+        q(sql.to_string()).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -374,13 +410,15 @@ impl SqlStore {
         Ok(d)
     }
 
-    /// `x.id` over every establishment id of a scope, 0 (machines without
-    /// one) included nationally: a FROM clause for one index seek per
-    /// establishment.
+    /// `x.est_id` over every establishment id of a scope, 0 (machines
+    /// without one) included nationally: a FROM clause for one index seek
+    /// per establishment. A plain table, not a subquery: Citus runs a
+    /// correlated lookup only from a distributed table joined on its
+    /// distribution column.
     async fn scope_est_ids(&self, scope: &Scope) -> Result<String> {
         Ok(format!(
-            "(SELECT 0 AS id UNION ALL SELECT id FROM establishments) x WHERE {}",
-            self.est_condition(scope, "x.id", None, None).await?
+            "est_ids x WHERE {}",
+            self.est_condition(scope, "x.est_id", None, None).await?
         ))
     }
 
@@ -692,6 +730,10 @@ impl Store for SqlStore {
                 .bind(e.subnets.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(";"))
                 .execute(&mut *tx)
                 .await?;
+            qs("INSERT INTO est_ids (est_id) VALUES ($1) ON CONFLICT (est_id) DO NOTHING")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         bump_org_version(&mut tx).await?;
         tx.commit().await?;
@@ -765,6 +807,7 @@ impl Store for SqlStore {
             tx,
             est_ids: dir.by_code.clone(),
             evidence: HashMap::new(),
+            host_est: HashMap::new(),
         }))
     }
 
@@ -944,7 +987,7 @@ impl Store for SqlStore {
         // which the joins below drop
         let ids = self.scope_est_ids(scope).await?;
         let latest = format!(
-            "(SELECT x.id AS est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.id AND d.day <= {day}) AS day \
+            "(SELECT x.est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.est_id AND d.day <= {day}) AS day \
              FROM {ids}) m"
         );
         let joins = "LEFT JOIN establishments e ON e.id = m.est_id LEFT JOIN regions r ON r.code = e.region_code";
@@ -1039,7 +1082,7 @@ impl Store for SqlStore {
         let before = lo - 1;
         let ids = self.scope_est_ids(scope).await?;
         let mut host_rows = q(format!(
-            "SELECT x.id, {before}, (SELECT d.hosts FROM daily_hosts d WHERE d.est_id = x.id AND d.day < {lo} \
+            "SELECT x.est_id, {before}, (SELECT d.hosts FROM daily_hosts d WHERE d.est_id = x.est_id AND d.day < {lo} \
              ORDER BY d.day DESC LIMIT 1) AS v FROM {ids}"
         ))
         .fetch_all(&self.pool)
@@ -1052,9 +1095,9 @@ impl Store for SqlStore {
             .await?,
         );
         let mut rule_rows = q(format!(
-            "SELECT x.id, {before}, \
-             (SELECT f.hosts FROM daily_findings f WHERE f.est_id = x.id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS v, \
-             (SELECT f.review FROM daily_findings f WHERE f.est_id = x.id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS r \
+            "SELECT x.est_id, {before}, \
+             (SELECT f.hosts FROM daily_findings f WHERE f.est_id = x.est_id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS v, \
+             (SELECT f.review FROM daily_findings f WHERE f.est_id = x.est_id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS r \
              FROM {ids}"
         ))
         .bind(rule.as_str().to_string())
@@ -1501,6 +1544,9 @@ impl Store for SqlStore {
         ] {
             q(format!("DELETE FROM {t}")).execute(&mut *tx).await?;
         }
+        qs("DELETE FROM est_ids WHERE est_id <> 0")
+            .execute(&mut *tx)
+            .await?;
         qs("UPDATE id_alloc SET next_id = 1")
             .execute(&mut *tx)
             .await?;
@@ -1678,6 +1724,10 @@ struct SqlTx {
     /// Evidence bodies already parsed in this transaction, by id: machines
     /// of one fleet share a few hundred bodies, parsed once each.
     evidence: HashMap<i64, Evidence>,
+    /// The establishment of each machine this transaction found (by key or
+    /// by id), so that reading its rows names `est_id` (one shard under
+    /// Citus, instead of all of them).
+    host_est: HashMap<i64, i64>,
 }
 
 impl SqlTx {
@@ -1886,12 +1936,18 @@ impl StoreTx for SqlTx {
         let mut all: Vec<String> = keys.iter().flatten().cloned().collect();
         all.sort();
         all.dedup();
-        let found: HashMap<String, i64> = self
-            .fetch_in("SELECT key, host_id FROM host_keys WHERE key IN ({})", &all)
+        let mut found: HashMap<String, i64> = HashMap::with_capacity(all.len());
+        for r in self
+            .fetch_in(
+                "SELECT key, host_id, est_id FROM host_keys WHERE key IN ({})",
+                &all,
+            )
             .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
-            .collect::<Result<_>>()?;
+        {
+            let host: i64 = r.try_get(1)?;
+            self.host_est.insert(host, r.try_get(2)?);
+            found.insert(r.try_get(0)?, host);
+        }
         Ok(keys
             .iter()
             .map(|list| list.iter().find_map(|k| found.get(k).copied()))
@@ -1904,6 +1960,25 @@ impl StoreTx for SqlTx {
         let mut pending_keys: Vec<AnyRow> = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let list = id_list(chunk);
+            // the machines' establishments, when this transaction knows them
+            // all: each read then names them (one shard each under Citus)
+            let mut ests: Vec<i64> = Vec::new();
+            for id in chunk {
+                match self.host_est.get(id) {
+                    Some(e) => ests.push(*e),
+                    None => {
+                        ests.clear();
+                        break;
+                    }
+                }
+            }
+            ests.sort_unstable();
+            ests.dedup();
+            let on_est = if ests.is_empty() {
+                String::new()
+            } else {
+                format!("est_id IN ({}) AND ", id_list(&ests))
+            };
             let key_rows = q(format!(
                 "SELECT host_id, key FROM host_keys WHERE host_id IN ({list})"
             ))
@@ -1911,7 +1986,7 @@ impl StoreTx for SqlTx {
             .await?;
             pending_keys.extend(key_rows);
             for r in q(format!(
-                "SELECT est_id, id, hostname, first_seen, last_seen, attribution FROM hosts WHERE id IN ({list})"
+                "SELECT est_id, id, hostname, first_seen, last_seen, attribution FROM hosts WHERE {on_est}id IN ({list})"
             ))
             .fetch_all(&mut *self.tx)
             .await?
@@ -1933,7 +2008,7 @@ impl StoreTx for SqlTx {
                     keys: Vec::new(),
                 });
             }
-            for r in q(format!("SELECT host_id, source, observed_at, state FROM host_sources WHERE host_id IN ({list})"))
+            for r in q(format!("SELECT host_id, source, observed_at, state FROM host_sources WHERE {on_est}host_id IN ({list})"))
                 .fetch_all(&mut *self.tx)
                 .await?
             {
@@ -1947,7 +2022,7 @@ impl StoreTx for SqlTx {
                 }
             }
             let rows = q(format!(
-                "SELECT * FROM findings WHERE host_id IN ({list}) AND closed_at IS NULL"
+                "SELECT * FROM findings WHERE {on_est}host_id IN ({list}) AND closed_at IS NULL"
             ))
             .fetch_all(&mut *self.tx)
             .await?;
@@ -2003,11 +2078,23 @@ impl StoreTx for SqlTx {
             }
         }
         // the latest closing: nothing may be dated before it
-        let loaded: Vec<i64> = out.iter().map(|h| h.id).collect();
+        let loaded: Vec<(i64, i64)> = out
+            .iter()
+            .map(|h| (self.est_id(h.establishment.as_ref()), h.id))
+            .map(|(e, id)| e.map(|e| (e, id)))
+            .collect::<Result<_>>()?;
+        for (id, est) in loaded.iter().map(|(e, id)| (*id, *e)) {
+            self.host_est.insert(id, est);
+        }
         for chunk in loaded.chunks(CHUNK) {
+            let mut ests: Vec<i64> = chunk.iter().map(|(e, _)| *e).collect();
+            ests.sort_unstable();
+            ests.dedup();
+            let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
             for r in q(format!(
-                "SELECT host_id, MAX(closed_at) FROM findings WHERE host_id IN ({}) AND closed_at IS NOT NULL GROUP BY host_id",
-                id_list(chunk)
+                "SELECT host_id, MAX(closed_at) FROM findings WHERE est_id IN ({}) AND host_id IN ({}) AND closed_at IS NOT NULL GROUP BY host_id",
+                id_list(&ests),
+                id_list(&ids)
             ))
             .fetch_all(&mut *self.tx)
             .await?
@@ -2028,15 +2115,21 @@ impl StoreTx for SqlTx {
         limit: u64,
         seen_by: Timestamp,
     ) -> Result<Vec<i64>> {
-        qs("SELECT id FROM hosts WHERE id > $1 AND first_seen <= $2 ORDER BY id LIMIT $3")
-            .bind(after)
-            .bind(seen_by.as_second())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.tx)
-            .await?
-            .iter()
-            .map(|r| Ok(r.try_get::<i64, _>(0)?))
-            .collect()
+        let rows = qs(
+            "SELECT id, est_id FROM hosts WHERE id > $1 AND first_seen <= $2 ORDER BY id LIMIT $3",
+        )
+        .bind(after)
+        .bind(seen_by.as_second())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.try_get(0)?;
+            self.host_est.insert(id, r.try_get(1)?);
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     async fn intern_software(&mut self, items: &[Software]) -> Result<Vec<u32>> {
@@ -2144,6 +2237,10 @@ impl StoreTx for SqlTx {
             },
             "a host appears twice in one apply batch"
         );
+        for c in changes {
+            let est = self.est_id(c.establishment.as_ref())?;
+            self.host_est.insert(c.host_id, est);
+        }
         // 1. re-attributed hosts move with all their rows
         for c in changes {
             if let Some(prev) = &c.previous_establishment
@@ -2309,29 +2406,59 @@ impl StoreTx for SqlTx {
                 .copied()
                 .ok_or_else(|| corrupt("evidence", "interned evidence vanished"))
         };
+        // closings and changed findings: one statement per establishment,
+        // rule and new value for all the machines it applies to, not one
+        // round trip per machine (each names its establishment, so under
+        // Citus it goes to one shard)
+        let mut closes: BTreeMap<(i64, &str, i64), Vec<i64>> = BTreeMap::new();
+        let mut updates: BTreeMap<(i64, &str, &str, &str, i64), Vec<i64>> = BTreeMap::new();
         for c in changes {
             let est = self.est_id(c.establishment.as_ref())?;
             let at = c.observed_at.as_second();
             for rule in &c.closed {
-                qs("UPDATE findings SET closed_at = $1 WHERE est_id = $2 AND host_id = $3 AND rule_id = $4 AND closed_at IS NULL")
-                    .bind(at)
-                    .bind(est)
-                    .bind(c.host_id)
-                    .bind(rule.as_str().to_string())
-                    .execute(&mut *self.tx)
-                    .await?;
+                closes
+                    .entry((est, rule.as_str(), at))
+                    .or_default()
+                    .push(c.host_id);
             }
             for f in &c.updated {
-                qs(
-                    "UPDATE findings SET severity = $1, status = $2, evidence_id = $3 \
-                    WHERE est_id = $4 AND host_id = $5 AND rule_id = $6 AND closed_at IS NULL",
-                )
-                .bind(f.severity.as_str().to_string())
-                .bind(f.status.as_str().to_string())
-                .bind(ev_id(f)?)
+                updates
+                    .entry((
+                        est,
+                        f.rule.as_str(),
+                        f.severity.as_str(),
+                        f.status.as_str(),
+                        ev_id(f)?,
+                    ))
+                    .or_default()
+                    .push(c.host_id);
+            }
+        }
+        for ((est, rule, at), hosts) in closes {
+            for chunk in hosts.chunks(CHUNK * 4) {
+                q(format!(
+                    "UPDATE findings SET closed_at = $1 WHERE est_id = $2 AND rule_id = $3 AND closed_at IS NULL AND host_id IN ({})",
+                    id_list(chunk)
+                ))
+                .bind(at)
                 .bind(est)
-                .bind(c.host_id)
-                .bind(f.rule.as_str().to_string())
+                .bind(rule.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+            }
+        }
+        for ((est, rule, severity, status, evidence), hosts) in updates {
+            for chunk in hosts.chunks(CHUNK * 4) {
+                q(format!(
+                    "UPDATE findings SET severity = $1, status = $2, evidence_id = $3 \
+                     WHERE est_id = $4 AND rule_id = $5 AND closed_at IS NULL AND host_id IN ({})",
+                    id_list(chunk)
+                ))
+                .bind(severity.to_string())
+                .bind(status.to_string())
+                .bind(evidence)
+                .bind(est)
+                .bind(rule.to_string())
                 .execute(&mut *self.tx)
                 .await?;
             }

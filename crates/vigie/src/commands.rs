@@ -316,7 +316,8 @@ pub async fn ingest(ctx: &Ctx, a: IngestArgs) -> Result<ExitCode> {
 }
 
 /// Observations left out or adjusted, with why: older than the source's
-/// last report, nothing to identify the machine, dated in the future.
+/// last report, nothing to identify the machine, dated in the future or
+/// before 1995; values cut to length or with control characters escaped.
 fn skipped(r: &FileReport) -> String {
     let mut parts = Vec::new();
     if r.stale > 0 {
@@ -327,6 +328,18 @@ fn skipped(r: &FileReport) -> String {
     }
     if r.future_dated > 0 {
         parts.push(format!("{} future-dated (counted now)", r.future_dated));
+    }
+    if r.too_old > 0 {
+        parts.push(format!("{} dated before 1995 (counted now)", r.too_old));
+    }
+    if r.values_truncated > 0 {
+        parts.push(format!("{} values cut to length", r.values_truncated));
+    }
+    if r.values_escaped > 0 {
+        parts.push(format!(
+            "{} values with control characters escaped",
+            r.values_escaped
+        ));
     }
     parts.join(", ")
 }
@@ -864,6 +877,38 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
         s.software_dictionary.to_string(),
     ]);
     emit(ctx.format, &s, &t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn db_distribute(ctx: &Ctx) -> Result<ExitCode> {
+    let store = vigie_store::SqlStore::connect(&ctx.db)
+        .await
+        .with_context(|| format!("opening database {}", crate::app::redact(&ctx.db)))?;
+    let placed = store.distribute_for_citus().await?;
+    #[derive(serde::Serialize)]
+    struct Placed {
+        table: String,
+        placement: String,
+    }
+    let rows: Vec<Placed> = vigie_store::citus::LAYOUT
+        .iter()
+        .filter(|(t, _)| placed.iter().any(|p| p == t))
+        .map(|(t, p)| Placed {
+            table: t.to_string(),
+            placement: match p {
+                vigie_store::citus::Placement::Reference => "reference".into(),
+                vigie_store::citus::Placement::ByEstablishment => {
+                    "distributed by est_id (with hosts)".into()
+                }
+                vigie_store::citus::Placement::ByColumn(c) => format!("distributed by {c}"),
+            },
+        })
+        .collect();
+    let mut t = Table::new(["table", "placement"]);
+    for r in &rows {
+        t.row([r.table.clone(), r.placement.clone()]);
+    }
+    emit(ctx.format, &rows, &t)?;
     Ok(ExitCode::SUCCESS)
 }
 

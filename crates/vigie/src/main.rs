@@ -97,9 +97,20 @@ enum Command {
     Token(accounts::TokenCommand),
     /// The audit log: logins, ingests, exports and administrative actions, newest first.
     Audit(accounts::AuditArgs),
+    /// Database administration.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// On a Citus coordinator (extension created, workers added): distribute the
+    /// tables by establishment and replicate the reference tables; run once after
+    /// the first connection created the schema (again: changes nothing).
+    Distribute,
 }
 
 #[derive(Subcommand)]
@@ -291,6 +302,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Files { limit } => commands::files(&ctx, limit).await,
         Command::Status => commands::status(&ctx).await,
+        Command::Db(DbCommand::Distribute) => commands::db_distribute(&ctx).await,
         Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Watch(w) => watch::run(&ctx, w).await,
         Command::Serve(a) => serve::run(&ctx, a).await,

@@ -112,3 +112,15 @@ async fn processes_started_together_on_a_fresh_database() {
         db.cleanup().await.unwrap();
     }
 }
+
+/// `db distribute` is for a Citus coordinator: on SQLite it says so and
+/// changes nothing.
+#[test]
+fn db_distribute_refuses_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db").display().to_string();
+    let out = vigie(&db).args(["db", "distribute"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PostgreSQL"), "{err}");
+}
