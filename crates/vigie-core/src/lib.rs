@@ -5,6 +5,7 @@
 //! inventory parsers, the merged [`HostFacts`] the rules evaluate, findings,
 //! and small utilities (dates, version comparison, hostname globs).
 
+pub mod csv_export;
 pub mod facts;
 pub mod finding;
 pub mod ids;

@@ -36,6 +36,9 @@ pub struct ListQuery {
 }
 
 pub const MAX_PER_PAGE: u64 = 1000;
+/// The last page a list may be asked for: far beyond any list, and small
+/// enough that its offset is a valid database integer.
+pub const MAX_PAGE: u64 = 1_000_000_000;
 
 impl ListQuery {
     /// The caller's perimeter narrowed to the `region` or `establishment`
@@ -53,9 +56,9 @@ impl ListQuery {
     fn page(&self) -> ApiResult<(u64, u64)> {
         let page = self.page.unwrap_or(1);
         let per = self.per_page.unwrap_or(100);
-        if page == 0 || per == 0 || per > MAX_PER_PAGE {
+        if !(1..=MAX_PAGE).contains(&page) || !(1..=MAX_PER_PAGE).contains(&per) {
             return Err(ApiError::bad_request(format!(
-                "page starts at 1 and per_page is 1 to {MAX_PER_PAGE}"
+                "page is 1 to {MAX_PAGE} and per_page is 1 to {MAX_PER_PAGE}"
             )));
         }
         Ok((page, per))
@@ -125,22 +128,18 @@ pub fn csv_response<T: Serialize>(rows: &[T], name: &str) -> ApiResult<Response>
             c.clone(),
         )
     });
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&columns).map_err(ApiError::internal)?;
+    // every cell, whatever its type, through the one escaping function:
+    // quoted when it holds a separator, neutralised when a spreadsheet
+    // would run it as a formula (host names come from inventories)
+    let mut body = vigie_core::csv_export::record(&columns);
     for v in &values {
-        let row: Vec<String> = columns
-            .iter()
-            .map(|c| match v.get(c) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => defuse(s),
-                Some(serde_json::Value::Number(n)) => n.to_string(),
-                Some(serde_json::Value::Bool(b)) => b.to_string(),
-                Some(other) => defuse(&other.to_string()),
-            })
-            .collect();
-        w.write_record(&row).map_err(ApiError::internal)?;
+        let row = columns.iter().map(|c| match v.get(c) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        });
+        body.push_str(&vigie_core::csv_export::record(row));
     }
-    let body = w.into_inner().map_err(ApiError::internal)?;
     let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -150,16 +149,6 @@ pub fn csv_response<T: Serialize>(rows: &[T], name: &str) -> ApiResult<Response>
         resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
-}
-
-/// A cell a spreadsheet would run as a formula is prefixed with a quote
-/// (CSV injection): host names and software titles come from inventories.
-fn defuse(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
 }
 
 /// An export: the rows as CSV, recorded in the audit log.

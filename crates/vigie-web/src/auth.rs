@@ -325,7 +325,9 @@ impl LoginLimiter {
         })
     }
 
-    pub fn failed(&self, keys: &[String]) {
+    /// Counts an attempt against every key (before the password is
+    /// checked); the [`Attempt`] lets a success withdraw it.
+    pub fn failed(&self, keys: &[String]) -> Attempt {
         let now = Instant::now();
         let mut map = self.lock();
         if map.len() >= LIMITER_KEYS {
@@ -347,14 +349,40 @@ impl LoginLimiter {
         for k in keys {
             map.entry(k.clone()).or_default().push_back(now);
         }
-    }
-
-    pub fn succeeded(&self, keys: &[String]) {
-        let mut map = self.lock();
-        for k in keys {
-            map.remove(k);
+        Attempt {
+            keys: keys.to_vec(),
+            at: now,
         }
     }
+
+    /// A successful sign-in to `account` (one of the attempt's keys): that
+    /// account's failures are forgotten. On every other key (the address)
+    /// only this attempt is withdrawn: the address's earlier failures,
+    /// against other accounts, still count, so one good password cannot
+    /// reset the limit for guesses spread over many accounts (password
+    /// spraying).
+    pub fn succeeded(&self, account: &str, attempt: &Attempt) {
+        let mut map = self.lock();
+        map.remove(account);
+        for k in attempt.keys.iter().filter(|k| k.as_str() != account) {
+            let emptied = map.get_mut(k).is_some_and(|q| {
+                if let Some(i) = q.iter().rposition(|t| *t == attempt.at) {
+                    q.remove(i);
+                }
+                q.is_empty()
+            });
+            if emptied {
+                map.remove(k);
+            }
+        }
+    }
+}
+
+/// One counted sign-in attempt (see [`LoginLimiter::failed`]).
+#[derive(Debug)]
+pub struct Attempt {
+    keys: Vec<String>,
+    at: Instant,
 }
 
 /// A cookie; a negative `max_age` makes a browser-session cookie (the
@@ -394,10 +422,15 @@ pub async fn login_page(State(st): State<AppState>, Query(q): Query<LoginQuery>)
     resp
 }
 
+/// Missing fields read as empty: a form without its CSRF field is refused
+/// as `csrf_failed`, one without a name or password is a failed sign-in.
 #[derive(Deserialize)]
 pub struct LoginForm {
+    #[serde(default)]
     pub username: String,
+    #[serde(default)]
     pub password: String,
+    #[serde(default)]
     pub csrf: String,
     pub next: Option<String>,
 }
@@ -437,7 +470,8 @@ pub async fn login_submit(
     }
     // an unusable name is a failed login like any other (same time spent)
     let name = vigie_auth::normalize_username(&f.username).unwrap_or_default();
-    let keys: Vec<String> = std::iter::once(format!("u:{}", name.to_lowercase()))
+    let account_key = format!("u:{}", name.to_lowercase());
+    let keys: Vec<String> = std::iter::once(account_key.clone())
         .chain(ip.iter().map(|i| format!("ip:{i}")))
         .collect();
     let failed_redirect = |next: &Option<String>| {
@@ -476,8 +510,9 @@ pub async fn login_submit(
         }
     };
     // the attempt counts before the (slow) verification, so a burst of
-    // parallel guesses cannot all pass the check; success clears it
-    st.limiter.failed(&keys);
+    // parallel guesses cannot all pass the check; a success withdraws it
+    // (and clears the account's count, never the address's)
+    let attempt = st.limiter.failed(&keys);
     // password hashing is memory-hard: a bounded number at a time
     let Ok(_permit) = st.hashing.clone().try_acquire_owned() else {
         return (
@@ -511,7 +546,7 @@ pub async fn login_submit(
         .await;
         return failed_redirect(&f.next);
     };
-    st.limiter.succeeded(&keys);
+    st.limiter.succeeded(&account_key, &attempt);
     let (session, hash) = match vigie_auth::new_session() {
         Ok(x) => x,
         Err(e) => return ApiError::internal(e).into_response(),
@@ -558,16 +593,18 @@ pub async fn login_submit(
 
 #[derive(Deserialize)]
 pub struct LogoutForm {
-    pub csrf: String,
+    pub csrf: Option<String>,
 }
 
-/// `POST /logout`.
+/// `POST /logout`. A request without a readable form carries no CSRF
+/// token: it is refused like a wrong one (`403 csrf_failed`).
 pub async fn logout(
     State(st): State<AppState>,
     caller: Caller,
-    Form(f): Form<LogoutForm>,
+    form: Result<Form<LogoutForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if let Err(e) = caller.check_csrf(Some(&f.csrf)) {
+    let csrf = form.ok().and_then(|Form(f)| f.csrf);
+    if let Err(e) = caller.check_csrf(csrf.as_deref()) {
         return e.into_response();
     }
     if let Some(h) = &caller.session_hash {
@@ -618,9 +655,46 @@ mod tests {
         let k = vec!["u:alice".to_string()];
         assert!(!l.blocked(&k));
         l.failed(&k);
-        l.failed(&k);
+        let last = l.failed(&k);
         assert!(l.blocked(&k));
-        l.succeeded(&k);
+        l.succeeded("u:alice", &last);
         assert!(!l.blocked(&k));
+    }
+
+    fn keys(user: &str) -> Vec<String> {
+        vec![format!("u:{user}"), "ip:192.0.2.7".to_string()]
+    }
+
+    #[test]
+    fn a_success_does_not_reset_the_address() {
+        // password spraying: failures spread over several accounts from
+        // one address, with a good password for another account between
+        let l = LoginLimiter::new(3, Duration::from_secs(60));
+        l.failed(&keys("alice"));
+        l.failed(&keys("bob"));
+        let ok = l.failed(&keys("mallory"));
+        l.succeeded("u:mallory", &ok);
+        assert!(!l.blocked(&keys("carol")));
+        l.failed(&keys("carol"));
+        assert!(
+            l.blocked(&keys("dave")),
+            "three failures from the address, whatever the accounts"
+        );
+        assert!(l.blocked(&["ip:192.0.2.7".to_string()]));
+        // the successful account's own failures are forgotten
+        assert!(!l.blocked(&["u:mallory".to_string()]));
+    }
+
+    #[test]
+    fn successes_alone_never_block_an_address() {
+        // many people signing in from one address (a hospital's NAT)
+        let l = LoginLimiter::new(3, Duration::from_secs(60));
+        for i in 0..10 {
+            let user = format!("user{i}");
+            assert!(!l.blocked(&keys(&user)));
+            let a = l.failed(&keys(&user));
+            l.succeeded(&format!("u:{user}"), &a);
+        }
+        assert!(!l.blocked(&keys("anyone")));
     }
 }

@@ -69,9 +69,24 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Pages answer errors as HTML pages, the API as JSON (the same words).
+/// Whether the client asked for JSON rather than a page (`Accept:
+/// application/json` without `text/html`, as scripts do; browsers always
+/// accept HTML).
+fn wants_json(req: &Request) -> bool {
+    let accept = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// Pages answer errors as HTML pages, the API as JSON (the same words and
+/// code); a client of a page that asks for JSON gets the JSON error.
 async fn html_errors(req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let api = req.uri().path().starts_with("/api/") || wants_json(&req);
     let resp = next.run(req).await;
     let status = resp.status();
     let json = resp
@@ -81,18 +96,30 @@ async fn html_errors(req: Request, next: Next) -> Response {
     if api || !json || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let (title, text) = match status.as_u16() {
-        403 => ("Not allowed", "This account may not see this page."),
-        404 => ("Not found", "not found"),
-        413 => (
+    // the code of the JSON error (small: its message is one sentence)
+    let code = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "internal".to_string());
+    let (title, text) = match (status.as_u16(), code.as_str()) {
+        (403, "csrf_failed") => (
+            "Form expired",
+            "The form expired or did not come from this site: reload the page and try again.",
+        ),
+        (403, _) => ("Not allowed", "This account may not see this page."),
+        (404, _) => ("Not found", "not found"),
+        (405, _) => ("Not allowed", "This page does not take this method."),
+        (413, _) => (
             "Too large",
             "The request is larger than the server accepts.",
         ),
-        429 => ("Too many requests", "Wait a few minutes and try again."),
-        400 => ("Bad request", "The request could not be understood."),
+        (429, _) => ("Too many requests", "Wait a few minutes and try again."),
+        (400, _) => ("Bad request", "The request could not be understood."),
         _ => ("Error", "Something went wrong; the error was logged."),
     };
-    let mut r = pages::plain_page(title, text);
+    let mut r = pages::plain_page(title, &format!("{text} (error: {code})"));
     *r.status_mut() = status;
     r
 }
@@ -173,6 +200,9 @@ pub fn router(st: AppState) -> Router {
     let mut app = app
         .fallback(|| async { error::ApiError::not_found().into_response() })
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        // extractors' rejections in the one error format, then as pages
+        // where a page was asked for
+        .layer(axum::middleware::from_fn(error::uniform_errors))
         .layer(axum::middleware::from_fn(html_errors))
         .layer(axum::middleware::from_fn(security_headers));
     if st.cfg.secure_cookies {

@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document of `/api/v1`, generated from the route table,
 //! so every API route is documented with who may call it. A snapshot test
-//! (`tests/openapi.rs`) catches any change.
+//! (`openapi_matches_its_snapshot` in `tests/session.rs`, against
+//! `tests/openapi.json`) catches any change.
 
 use crate::routes::{Access, Kind, ROUTES, RouteId, Subject};
 use axum::Json;
@@ -60,21 +61,58 @@ fn access_text(a: Access) -> &'static str {
     }
 }
 
-fn param(name: &str, loc: &str, required: bool, desc: &str) -> Value {
-    json!({"name": name, "in": loc, "required": required, "description": desc, "schema": {"type": "string"}})
+fn param(name: &str, loc: &str, required: bool, desc: &str, schema: Value) -> Value {
+    json!({"name": name, "in": loc, "required": required, "description": desc, "schema": schema})
+}
+
+/// A region or establishment code (`vigie_core::ids`).
+fn code() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 32,
+           "description": "letters, digits, '-', '_', '.'"})
+}
+
+fn day() -> Value {
+    json!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"})
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+fn rule_id() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"})
+}
+
+/// A username as typed (stored in lowercase).
+fn username() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": vigie_auth::MAX_USERNAME_CHARS,
+           "pattern": "^[A-Za-z0-9][A-Za-z0-9._@-]*$"})
+}
+
+fn password() -> Value {
+    json!({"type": "string", "minLength": vigie_auth::MIN_PASSWORD_CHARS,
+           "maxLength": vigie_auth::MAX_PASSWORD_BYTES,
+           "description": "at least 12 characters, at most 1024 bytes; absent: generated and returned once"})
 }
 
 /// The JSON body of the administration routes that take one.
 fn request_schema(id: RouteId) -> Option<Value> {
     let text = |d: &str| json!({"type": "string", "description": d});
+    let described = |mut schema: Value, d: &str| {
+        schema["description"] = Value::from(d);
+        schema
+    };
     let perimeter = |m: &mut serde_json::Map<String, Value>| {
         m.insert(
             "region".into(),
-            text("the region of a regional analyst (nothing else)"),
+            described(code(), "the region of a regional analyst (nothing else)"),
         );
         m.insert(
             "establishment".into(),
-            text("the establishment of an establishment officer or an ingest token (nothing else)"),
+            described(
+                code(),
+                "the establishment of an establishment officer or an ingest token (nothing else)",
+            ),
         );
     };
     let object = |required: &[&str], props: serde_json::Map<String, Value>| json!({"type": "object", "additionalProperties": false, "required": required, "properties": props});
@@ -83,28 +121,29 @@ fn request_schema(id: RouteId) -> Option<Value> {
         RouteId::ApiUserCreate => {
             props.insert(
                 "username".into(),
-                text("a-z, 0-9, '.', '_', '@', '-' (stored in lowercase)"),
+                described(
+                    username(),
+                    "a-z, 0-9, '.', '_', '@', '-' (stored in lowercase)",
+                ),
             );
             props.insert(
                 "role".into(),
                 text("national-admin, national-analyst, regional-analyst or establishment-officer"),
             );
             perimeter(&mut props);
-            props.insert(
-                "password".into(),
-                text("at least 12 characters; absent: generated and returned once"),
-            );
+            props.insert("password".into(), password());
             Some(object(&["username", "role"], props))
         }
         RouteId::ApiUserPassword => {
-            props.insert(
-                "password".into(),
-                text("at least 12 characters; absent: generated and returned once"),
-            );
+            props.insert("password".into(), password());
             Some(object(&[], props))
         }
         RouteId::ApiTokenCreate => {
-            props.insert("name".into(), text("what the token is for"));
+            props.insert(
+                "name".into(),
+                json!({"type": "string", "minLength": 1, "maxLength": vigie_auth::MAX_TOKEN_NAME_BYTES,
+                       "description": "what the token is for (1 to 128 bytes)"}),
+            );
             props.insert(
                 "role".into(),
                 text("ingest, establishment-officer, regional-analyst, national-analyst or national-admin"),
@@ -126,38 +165,76 @@ pub fn build() -> Value {
     for r in ROUTES.iter().filter(|r| r.kind == Kind::Api) {
         let mut params = Vec::new();
         match r.subject {
-            Subject::Region => params.push(param("region", "path", true, "region code")),
-            Subject::Establishment => {
-                params.push(param("establishment", "path", true, "establishment code"))
-            }
-            Subject::Host => params.push(param("host", "path", true, "host id")),
-            Subject::Target => params.push(param("target", "path", true, "target name")),
-            Subject::User => params.push(param("user", "path", true, "username")),
-            Subject::Token => params.push(param("token", "path", true, "token id or prefix")),
+            Subject::Region => params.push(param("region", "path", true, "region code", code())),
+            Subject::Establishment => params.push(param(
+                "establishment",
+                "path",
+                true,
+                "establishment code",
+                code(),
+            )),
+            Subject::Host => params.push(param(
+                "host",
+                "path",
+                true,
+                "host id",
+                json!({"type": "integer", "format": "int64", "minimum": 1}),
+            )),
+            Subject::Target => params.push(param(
+                "target",
+                "path",
+                true,
+                "target name",
+                json!({"type": "string", "minLength": 1}),
+            )),
+            Subject::User => params.push(param("user", "path", true, "username", username())),
+            Subject::Token => params.push(param(
+                "token",
+                "path",
+                true,
+                "token id or prefix",
+                json!({"type": "string", "minLength": 1}),
+            )),
             Subject::None => {}
         }
         if r.list {
-            params.push(param("format", "query", false, "json (default) or csv"));
-            params.push(param("page", "query", false, "page number, from 1"));
+            params.push(param(
+                "format",
+                "query",
+                false,
+                "json (default) or csv",
+                one_of(&["json", "csv"]),
+            ));
+            params.push(param(
+                "page",
+                "query",
+                false,
+                "page number, from 1",
+                json!({"type": "integer", "minimum": 1, "maximum": crate::api::MAX_PAGE, "default": 1}),
+            ));
             params.push(param(
                 "per_page",
                 "query",
                 false,
                 "items per page, 1 to 1000 (default 100)",
+                json!({"type": "integer", "minimum": 1, "maximum": crate::api::MAX_PER_PAGE, "default": 100}),
             ));
             params.push(param(
                 "region",
                 "query",
                 false,
                 "narrow to a region of the caller's perimeter",
+                code(),
             ));
             params.push(param(
                 "establishment",
                 "query",
                 false,
                 "narrow to an establishment of the caller's perimeter",
+                code(),
             ));
         }
+        let by = || one_of(&["sector", "region", "establishment"]);
         match r.id {
             RouteId::ApiPosture => {
                 params.push(param(
@@ -165,25 +242,46 @@ pub fn build() -> Value {
                     "query",
                     false,
                     "sector, region or establishment",
+                    by(),
                 ));
                 params.push(param(
                     "at",
                     "query",
                     false,
                     "day, YYYY-MM-DD (default today)",
+                    day(),
                 ));
             }
             RouteId::ApiTrend => {
-                params.push(param("rule", "query", true, "rule id"));
+                params.push(param("rule", "query", true, "rule id", rule_id()));
                 params.push(param(
                     "by",
                     "query",
                     false,
                     "sector, region or establishment",
+                    by(),
                 ));
-                params.push(param("from", "query", false, "first day"));
-                params.push(param("to", "query", false, "last day"));
-                params.push(param("step", "query", false, "day or week"));
+                params.push(param(
+                    "from",
+                    "query",
+                    false,
+                    "first day (default: 90 days before the last); at most ten years before the last, two with step=day",
+                    day(),
+                ));
+                params.push(param(
+                    "to",
+                    "query",
+                    false,
+                    "last day (default today)",
+                    day(),
+                ));
+                params.push(param(
+                    "step",
+                    "query",
+                    false,
+                    "day or week",
+                    one_of(&["day", "week"]),
+                ));
             }
             RouteId::ApiHosts => {
                 params.push(param(
@@ -191,17 +289,25 @@ pub fn build() -> Value {
                     "query",
                     false,
                     "only hosts with an open finding of this rule",
+                    rule_id(),
                 ));
                 params.push(param(
                     "hostname",
                     "query",
                     false,
                     "host name (case-insensitive)",
+                    json!({"type": "string"}),
                 ));
-                params.push(param("at", "query", false, "as of the end of this day"));
+                params.push(param(
+                    "at",
+                    "query",
+                    false,
+                    "as of the end of this day",
+                    day(),
+                ));
             }
             RouteId::ApiWatchEvents | RouteId::ApiAudit => {
-                params.push(param("since", "query", false, "first day"));
+                params.push(param("since", "query", false, "first day", day()));
             }
             RouteId::ApiWatchUptime => {
                 params.push(param(
@@ -209,9 +315,22 @@ pub fn build() -> Value {
                     "query",
                     false,
                     "sector, region, establishment or target",
+                    one_of(&["sector", "region", "establishment", "target"]),
                 ));
-                params.push(param("from", "query", false, "first day"));
-                params.push(param("to", "query", false, "last day"));
+                params.push(param(
+                    "from",
+                    "query",
+                    false,
+                    "first day (default: 6 days before the last); at most two years before the last",
+                    day(),
+                ));
+                params.push(param(
+                    "to",
+                    "query",
+                    false,
+                    "last day (default today)",
+                    day(),
+                ));
             }
             RouteId::ApiIngest => {
                 params.push(param(
@@ -219,52 +338,67 @@ pub fn build() -> Value {
                     "query",
                     false,
                     "osquery, glpi-json, fusion-xml, ocs-xml, nmap or csv (default: detected)",
+                    json!({"type": "string"}),
                 ));
                 params.push(param(
                     "observed_at",
                     "query",
                     false,
                     "RFC 3339 time when the inventory carries none",
+                    json!({"type": "string", "format": "date-time"}),
                 ));
                 params.push(param(
                     "name",
                     "query",
                     false,
                     "a name for the file in the ingest log",
+                    json!({"type": "string"}),
                 ));
             }
             _ => {}
         }
-        if r.access == Access::Admin && r.method != "GET" {
+        if r.method != "GET" && matches!(r.access, Access::Admin | Access::Ingest) {
             params.push(param(
                 "X-CSRF-Token",
                 "header",
                 false,
                 "the session's CSRF token (required with a session cookie, not with an API token)",
+                json!({"type": "string"}),
             ));
         }
         let mut responses = serde_json::Map::new();
         responses.insert("200".into(), json!({"description": "OK"}));
+        let error = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         for (code, what) in [
-            ("400", "bad request"),
+            (
+                "400",
+                "bad request: a parameter or body of the wrong type, out of range or malformed",
+            ),
             ("401", "not signed in"),
-            ("403", "not allowed for this account"),
+            (
+                "403",
+                "not allowed for this account, or a missing or wrong CSRF token",
+            ),
             ("404", "not found, or outside the caller's perimeter"),
         ] {
             if r.access == Access::Public && code != "400" {
                 continue;
             }
-            responses.insert(
-                code.into(),
-                json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
-            );
+            responses.insert(code.into(), error(what));
+        }
+        if r.method != "GET" {
+            let what = if r.id == RouteId::ApiIngest {
+                "inventory larger than the server accepts (--max-ingest-mib)"
+            } else {
+                "body larger than 64 KiB"
+            };
+            responses.insert("413".into(), error(what));
         }
         if r.id == RouteId::ApiIngest {
             responses.insert(
-                "413".into(),
-                json!({"description": "inventory larger than the server accepts"}),
+                "422".into(),
+                error("the inventory could not be read; nothing was stored"),
             );
-            responses.insert("422".into(), json!({"description": "the inventory could not be read; nothing was stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
         }
         let mut op = json!({
             "summary": summary(r.id),
@@ -309,7 +443,7 @@ pub fn build() -> Value {
                     "type": "object",
                     "required": ["error"],
                     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                        "code": {"type": "string", "enum": ["unauthenticated", "forbidden", "not_found", "bad_request", "csrf_failed", "rate_limited", "payload_too_large", "unprocessable", "internal"]},
+                        "code": {"type": "string", "enum": crate::error::ErrorCode::ALL.map(|c| c.as_str())},
                         "message": {"type": "string"}
                     }}}
                 }

@@ -1,7 +1,8 @@
 //! The route table. Every route the server answers is listed here with who
 //! may call it and which perimeter its path names; the router is built from
 //! this table and the authorization matrix test walks it, so a new route
-//! cannot escape the test.
+//! cannot escape the test. Every [`RouteId`] (and so every handler) must
+//! have its row: a missing one fails the build.
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +47,23 @@ pub enum Kind {
     Asset,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RouteId {
+/// Declares [`RouteId`] and [`RouteId::ALL`] from one list, so `ALL` can
+/// never miss a variant.
+macro_rules! route_ids {
+    ($($id:ident,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RouteId {
+            $($id,)*
+        }
+
+        impl RouteId {
+            /// Every route id, in declaration order.
+            pub const ALL: &'static [RouteId] = &[$(RouteId::$id,)*];
+        }
+    };
+}
+
+route_ids! {
     Health,
     Css,
     LoginPage,
@@ -191,6 +207,24 @@ pub const ROUTES: &[RouteSpec] = &[
         "/hosts/{host}",
         Read,
         Subject::Host,
+        Page,
+        false,
+    ),
+    r(
+        EstablishmentReport,
+        "GET",
+        "/reports/establishments/{establishment}",
+        Read,
+        Subject::Establishment,
+        Page,
+        false,
+    ),
+    r(
+        RegionReport,
+        "GET",
+        "/reports/regions/{region}",
+        Read,
+        Subject::Region,
         Page,
         false,
     ),
@@ -474,6 +508,30 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
 ];
 
+/// Every route id has exactly one row in [`ROUTES`]. Checked when the
+/// crate is compiled: a route id without its row does not build, so no
+/// handler can exist that the router, the OpenAPI document and the
+/// authorization matrix (which all walk `ROUTES`) do not know.
+const _: () = {
+    let mut i = 0;
+    while i < RouteId::ALL.len() {
+        let mut rows = 0;
+        let mut j = 0;
+        while j < ROUTES.len() {
+            if ROUTES[j].id as usize == RouteId::ALL[i] as usize {
+                rows += 1;
+            }
+            j += 1;
+        }
+        assert!(
+            rows == 1,
+            "a RouteId has no row, or more than one, in ROUTES: each needs exactly one"
+        );
+        i += 1;
+    }
+    assert!(ROUTES.len() == RouteId::ALL.len());
+};
+
 pub fn spec(id: RouteId) -> Option<&'static RouteSpec> {
     ROUTES.iter().find(|r| r.id == id)
 }
@@ -482,6 +540,33 @@ pub fn spec(id: RouteId) -> Option<&'static RouteSpec> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn every_route_id_has_one_row() {
+        for id in RouteId::ALL {
+            let rows = ROUTES.iter().filter(|r| r.id == *id).count();
+            assert_eq!(rows, 1, "{id:?} has {rows} rows in ROUTES");
+            assert!(spec(*id).is_some());
+        }
+        assert_eq!(ROUTES.len(), RouteId::ALL.len());
+        // the printable reports, linked from the pages
+        for (id, path, subject) in [
+            (
+                RouteId::EstablishmentReport,
+                "/reports/establishments/{establishment}",
+                Subject::Establishment,
+            ),
+            (
+                RouteId::RegionReport,
+                "/reports/regions/{region}",
+                Subject::Region,
+            ),
+        ] {
+            let r = spec(id).unwrap();
+            assert_eq!((r.method, r.path, r.subject), ("GET", path, subject));
+            assert_eq!((r.access, r.kind), (Access::Read, Kind::Page));
+        }
+    }
 
     #[test]
     fn ids_and_paths_are_unique() {

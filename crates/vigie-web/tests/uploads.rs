@@ -203,10 +203,10 @@ async fn simultaneous_uploads_and_a_cli_ingest_are_all_stored() {
         });
         let mut uploads = Vec::new();
         for round in 0..2u32 {
-            for i in 0..ESTS.len() {
+            for (i, est) in ESTS.iter().enumerate() {
                 let s = s.clone();
                 uploads.push(tokio::spawn(async move {
-                    upload(&s, i, inventory(ESTS[i], round * 100, 150)).await
+                    upload(&s, i, inventory(est, round * 100, 150)).await
                 }));
             }
         }

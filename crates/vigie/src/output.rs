@@ -38,14 +38,7 @@ pub fn emit<T: Serialize>(format: OutputFormat, value: &T, table: &Table) -> Res
             serde_json::to_writer_pretty(&mut out, value)?;
             writeln!(out)?;
         }
-        OutputFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record(&table.headers)?;
-            for r in &table.rows {
-                w.write_record(r)?;
-            }
-            w.flush()?;
-        }
+        OutputFormat::Csv => write_csv(&mut out, table)?,
         OutputFormat::Table => {
             let mut t = Comfy::new();
             t.load_style(UTF8_FULL_CONDENSED)
@@ -58,6 +51,18 @@ pub fn emit<T: Serialize>(format: OutputFormat, value: &T, table: &Table) -> Res
         }
     }
     Ok(())
+}
+
+/// The table as CSV, every cell through the one escaping function the
+/// API's exports use: quoted when it holds a separator (`,` or `;`), a
+/// quote or a line break, and never starting a spreadsheet formula (host
+/// names and software titles come from inventories).
+pub fn write_csv(out: &mut impl Write, table: &Table) -> std::io::Result<()> {
+    out.write_all(vigie_core::csv_export::record(&table.headers).as_bytes())?;
+    for r in &table.rows {
+        out.write_all(vigie_core::csv_export::record(r).as_bytes())?;
+    }
+    out.flush()
 }
 
 pub fn pct(part: u64, whole: u64) -> String {
@@ -90,4 +95,25 @@ pub fn progress(len: u64, what: &str, quiet: bool) -> indicatif::ProgressBar {
     }
     pb.set_message(what.to_string());
     pb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_cannot_split_or_run_formulas() {
+        let mut t = Table::new(["hostname", "os", "findings"]);
+        t.row(["PC7;=1+1;", "=HYPERLINK(\"http://x\")", "-1"]);
+        t.row(["@SUM(A1)", "Windows 10, 22H2", "say \"hi\"\nbye"]);
+        let mut out = Vec::new();
+        write_csv(&mut out, &t).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "hostname,os,findings\n\
+             \"PC7;=1+1;\",\"'=HYPERLINK(\"\"http://x\"\")\",'-1\n\
+             '@SUM(A1),\"Windows 10, 22H2\",\"say \"\"hi\"\"\nbye\"\n"
+        );
+    }
 }
