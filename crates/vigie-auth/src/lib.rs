@@ -12,6 +12,8 @@
 //!   [`verify_password`]).
 //! - API tokens, session cookies and CSRF tokens are random strings; API
 //!   tokens and sessions are stored only as their SHA-256 ([`hash_token`]).
+//! - Machine ids leave the server as opaque strings ([`HostIds`]): a keyed
+//!   permutation of the number, so they reveal neither order nor count.
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -607,6 +609,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
     std::hint::black_box(diff) == 0
 }
+
+mod host_id;
+pub use host_id::{
+    HOST_ID_LEN, HOST_ID_SECRET, HOST_ID_SECRET_BYTES, HostIdError, HostIds, new_host_id_secret,
+};
 
 #[cfg(test)]
 mod tests;

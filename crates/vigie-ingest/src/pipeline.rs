@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use vigie_core::facts::SourceState;
 use vigie_core::{
     AttributionReason, Day, EstablishmentCode, Finding, HostFacts, Observation, OrgDirectory,
-    Software,
+    RuleId, Software,
 };
 use vigie_inventory::{DETECT_BYTES, Format, ParseError, ParseOptions};
 use vigie_posture::{Checks, RuleSet};
@@ -37,6 +37,18 @@ pub enum IngestError {
     UnknownEstablishment(EstablishmentCode),
     #[error("{file}: internal error: {detail}")]
     Internal { file: String, detail: String },
+    /// An upload confined to one establishment describes a machine the
+    /// inventory itself tags for another: nothing of the file is stored.
+    #[error(
+        "{file}: machine {host} is tagged for establishment {named}, but the file was sent for {expected}: \
+         an upload for one establishment may describe only its machines (nothing was stored)"
+    )]
+    ForeignMachine {
+        file: String,
+        expected: EstablishmentCode,
+        named: EstablishmentCode,
+        host: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -93,8 +105,22 @@ pub struct FileReport {
     pub stale: u64,
     /// Observations with nothing to identify a machine by.
     pub unidentified: u64,
-    /// Observations dated in the future (wrong clock), counted as observed now.
+    /// Observations dated in the future (wrong clock: after now + 15
+    /// minutes, or beyond year 9999), counted as observed now.
     pub future_dated: u64,
+    /// Observations dated before 1995-01-01 (a clock never set: 1970,
+    /// negative times), counted as observed now.
+    pub too_old: u64,
+    /// Values cut to their field's length limit (docs/formats.md).
+    pub values_truncated: u64,
+    /// Values whose control characters were escaped (docs/formats.md).
+    pub values_escaped: u64,
+    /// Machines the inventory tags for another establishment than the one
+    /// the file was sent for (`--establishment`): recorded in the file's
+    /// establishment, as asked, and said here.
+    pub foreign: u64,
+    /// A few of them: "HOST (tagged CODE)".
+    pub foreign_examples: Vec<String>,
     pub findings_opened: u64,
     pub findings_closed: u64,
     pub first_observed: Option<Timestamp>,
@@ -115,6 +141,11 @@ impl FileReport {
             stale: 0,
             unidentified: 0,
             future_dated: 0,
+            too_old: 0,
+            values_truncated: 0,
+            values_escaped: 0,
+            foreign: 0,
+            foreign_examples: Vec::new(),
             findings_opened: 0,
             findings_closed: 0,
             first_observed: None,
@@ -126,6 +157,30 @@ impl FileReport {
 /// How far ahead of now an observation time may be before it is treated as
 /// a wrong clock.
 const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// The earliest plausible observation time, 1995-01-01T00:00:00Z: no
+/// inventory agent vigie reads existed before; earlier times (1970, negative
+/// ones) come from a clock that was never set.
+const EARLIEST_PLAUSIBLE: i64 = 788_918_400;
+
+/// Where an observation time falls against the plausible window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plausibility {
+    Plausible,
+    Future,
+    TooOld,
+}
+
+fn plausibility(at: Timestamp, now: Timestamp) -> Plausibility {
+    let latest = now.checked_add(FUTURE_TOLERANCE).unwrap_or(Timestamp::MAX);
+    if at > latest {
+        Plausibility::Future
+    } else if at.as_second() < EARLIEST_PLAUSIBLE {
+        Plausibility::TooOld
+    } else {
+        Plausibility::Plausible
+    }
+}
 
 /// Observations per batch: large enough to amortise queries, small enough
 /// that memory stays flat (a batch of Windows hosts is a few MB).
@@ -524,18 +579,56 @@ impl Pipeline {
         // 1. time, attribution, identity keys
         let mut prepared = Vec::with_capacity(batch.len());
         for obs in batch {
+            report.values_truncated += u64::from(obs.adjusted.truncated);
+            report.values_escaped += u64::from(obs.adjusted.escaped);
             let mut at = obs.observed_at.or(opts.observed_at).unwrap_or(opts.now);
             // An endpoint with a wrong clock must not date evidence in the
             // future: findings only move forward, so one such report would
-            // pin the machine's history. Count it and use now instead.
-            if at > opts.now + FUTURE_TOLERANCE {
-                report.future_dated += 1;
-                at = opts.now;
+            // pin the machine's history; nor in 1970, where a Windows 10
+            // would be judged as of then. Count it and use now instead.
+            match plausibility(at, opts.now) {
+                Plausibility::Plausible => {}
+                Plausibility::Future => {
+                    report.future_dated += 1;
+                    at = opts.now;
+                }
+                Plausibility::TooOld => {
+                    report.too_old += 1;
+                    at = opts.now;
+                }
             }
             let hostnames: Vec<&str> = [obs.host.hostname.as_deref(), obs.host.fqdn.as_deref()]
                 .into_iter()
                 .flatten()
                 .collect();
+            // a file sent for one establishment that tags a machine for another
+            if let Some(forced) = opts.establishment.as_ref()
+                && let Some(named) = obs
+                    .establishment_hint
+                    .as_deref()
+                    .and_then(|t| EstablishmentCode::new(t).ok())
+                    .filter(|c| c != forced && self.org.get(c).is_some())
+            {
+                let host = hostnames
+                    .first()
+                    .map(|h| h.to_string())
+                    .or_else(|| obs.host.serial.clone())
+                    .unwrap_or_else(|| "(unnamed)".into());
+                if opts.confine {
+                    return Err(IngestError::ForeignMachine {
+                        file: name.to_string(),
+                        expected: forced.clone(),
+                        named,
+                        host,
+                    });
+                }
+                report.foreign += 1;
+                if report.foreign_examples.len() < MAX_FOREIGN_EXAMPLES {
+                    report
+                        .foreign_examples
+                        .push(format!("{host} (tagged {named})"));
+                }
+            }
             let attribution = self
                 .org
                 .attribute(
@@ -723,6 +816,8 @@ impl Pipeline {
         let rules = self.rules.clone();
         let checks = self.checks.clone();
         let dict = std::mem::take(&mut self.dict);
+        // findings the date alone brings are projected up to now
+        let until = opts.now;
         let mut batch_keys: HashSet<String> = HashSet::new();
         for g in &groups {
             for p in &g.items {
@@ -732,7 +827,7 @@ impl Pipeline {
         let eval = tokio::task::spawn_blocking(move || {
             let results: Vec<GroupResult> = groups
                 .into_par_iter()
-                .map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict))
+                .map(|g| evaluate_group(g, &rules, checks.as_ref(), &dict, until))
                 .collect();
             (results, dict)
         });
@@ -774,6 +869,8 @@ impl Pipeline {
                 }
                 acc.touched.insert(c.establishment.clone());
                 acc.days.insert(Day::of_timestamp(c.observed_at));
+                // a rewound history is aggregated again from where it starts
+                acc.days.extend(c.rewind_after.map(Day::of_timestamp));
                 if rounds.len() <= i {
                     rounds.push(Vec::new());
                 }
@@ -823,6 +920,7 @@ impl Pipeline {
             ..Default::default()
         };
         let mut touched: BTreeSet<Option<EstablishmentCode>> = BTreeSet::new();
+        let mut days: BTreeSet<Day> = BTreeSet::from([Day::of_timestamp(at)]);
         let mut after = 0i64;
         let result: Result<(), IngestError> = async {
             loop {
@@ -840,9 +938,10 @@ impl Pipeline {
                 let checks = self.checks.clone();
                 let dict = std::mem::take(&mut self.dict);
                 let (changes, dict) = tokio::task::spawn_blocking(move || {
-                    let changes: Vec<HostChange> = records
+                    let changes: Vec<Vec<HostChange>> = records
                         .into_par_iter()
-                        .filter_map(|r| reassess(r, at, &rules, checks.as_ref(), &dict))
+                        .map(|r| reassess(r, at, &rules, checks.as_ref(), &dict))
+                        .filter(|c| !c.is_empty())
                         .collect();
                     (changes, dict)
                 })
@@ -853,12 +952,27 @@ impl Pipeline {
                 })?;
                 self.dict = dict;
                 report.hosts += ids.len() as u64;
-                for c in &changes {
-                    report.findings_opened += c.opened.len() as u64;
-                    report.findings_closed += c.closed.len() as u64;
-                    touched.insert(c.establishment.clone());
+                // in rounds: a machine appears at most once per statement batch
+                let mut rounds: Vec<Vec<HostChange>> = Vec::new();
+                for host in changes {
+                    for (i, c) in host.into_iter().enumerate() {
+                        report.findings_opened += c.opened.len() as u64;
+                        report.findings_closed += c.closed.len() as u64;
+                        touched.insert(c.establishment.clone());
+                        days.insert(Day::of_timestamp(c.observed_at));
+                        if c.rewind_after.is_some() {
+                            // history from the last observation on is made again
+                            days.extend(c.rewind_after.map(Day::of_timestamp));
+                        }
+                        if rounds.len() <= i {
+                            rounds.push(Vec::new());
+                        }
+                        rounds[i].push(c);
+                    }
                 }
-                tx.apply(&changes).await.map_err(store_err)?;
+                for round in &rounds {
+                    tx.apply(round).await.map_err(store_err)?;
+                }
             }
             Ok(())
         }
@@ -868,26 +982,31 @@ impl Pipeline {
             return Err(e);
         }
         let touched: Vec<_> = touched.into_iter().collect();
-        tx.refresh_daily(&touched, &[Day::of_timestamp(at)])
-            .await
-            .map_err(store_err)?;
+        let days: Vec<Day> = days.into_iter().collect();
+        tx.refresh_daily(&touched, &days).await.map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
         self.dict.commit();
         Ok(report)
     }
 }
 
-/// Re-evaluates one stored host at `at`; `Some` when its findings change.
+/// Brings one stored machine to `at`: the changes its stored facts bring
+/// with the date alone after what is already recorded are dated on the day
+/// they happen, however long since the last run (once after a year or every
+/// day, the same intervals), then it is evaluated on `at` itself, which
+/// dates there what only new knowledge (an updated knowledge base or rule)
+/// changes. Empty when nothing changes. Never dates anything before what is
+/// already recorded.
 fn reassess(
     r: HostRecord,
     at: Timestamp,
     rules: &RuleSet,
     checks: &(dyn Checks + Send + Sync),
     dict: &SoftwareDict,
-) -> Option<HostChange> {
-    // an assessment never dates a change before what is already recorded
-    if at < r.latest_event() {
-        return None;
+) -> Vec<HostChange> {
+    let from = r.latest_event();
+    if at < from {
+        return Vec::new();
     }
     let states: Vec<SourceState> = r
         .sources
@@ -895,49 +1014,28 @@ fn reassess(
         .map(|s| to_source_state(s, dict, true))
         .collect();
     let facts = HostFacts::merge(r.hostname.clone(), &states);
-    let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
-    let open: BTreeMap<_, _> = r
+    let mut open: BTreeMap<RuleId, Finding> = r
         .open_findings
         .iter()
-        .map(|f| (f.finding.rule.clone(), &f.finding))
+        .map(|f| (f.finding.rule.clone(), f.finding.clone()))
         .collect();
-    let mut opened = Vec::new();
-    let mut updated = Vec::new();
-    let mut still = BTreeSet::new();
-    for f in found {
-        match open.get(&f.rule) {
-            None => opened.push(f.clone()),
-            Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
-            Some(_) => {}
-        }
-        still.insert(f.rule);
+    let mut steps = project(rules, checks, &facts, &mut open, from, at, true);
+    let (opened, closed, updated) = diff(
+        &mut open,
+        rules.evaluate(&facts, Day::of_timestamp(at), checks),
+    );
+    if !(opened.is_empty() && closed.is_empty() && updated.is_empty()) {
+        steps.push(Projected {
+            at,
+            opened,
+            closed,
+            updated,
+        });
     }
-    let closed: Vec<_> = open
-        .keys()
-        .filter(|k| !still.contains(*k))
-        .cloned()
-        .collect();
-    if opened.is_empty() && closed.is_empty() && updated.is_empty() {
-        return None;
-    }
-    Some(HostChange {
-        host_id: r.id,
-        is_new: false,
-        previous_establishment: None,
-        establishment: r.establishment.clone(),
-        attribution: None,
-        hostname: r.hostname.clone(),
-        keys: Vec::new(),
-        os: OsSummary::default(),
-        observed_at: at,
-        first_seen: r.first_seen,
-        source: None,
-        source_unchanged: false,
-        opened,
-        closed,
-        updated,
-        bump_open: false,
-    })
+    steps
+        .into_iter()
+        .map(|step| step.into_change(r.id, &r.establishment, &r.hostname, r.first_seen, None))
+        .collect()
 }
 
 enum HashSource {
@@ -982,7 +1080,7 @@ fn to_stored(s: &SourceState, dict: &SoftwareDict) -> StoredSourceState {
 
 /// Evidence keys whose value changes with the evaluation day; a change in
 /// them alone does not rewrite the stored finding.
-const VOLATILE_EVIDENCE: &[&str] = &["patch_age_days", "support"];
+const VOLATILE_EVIDENCE: &[&str] = &["patch_age_days", "support", "evaluated_on"];
 
 fn same_finding(a: &Finding, b: &Finding) -> bool {
     if a.severity != b.severity || a.status != b.status {
@@ -998,11 +1096,127 @@ fn same_finding(a: &Finding, b: &Finding) -> bool {
     strip(a) == strip(b)
 }
 
+/// Examples of machines tagged for another establishment kept in a report.
+const MAX_FOREIGN_EXAMPLES: usize = 10;
+
+/// Most changes one machine's facts can bring with the date alone (support
+/// ending then ended, paid support ended, patches ageing, going silent are
+/// a handful); a bound, not a budget.
+const MAX_PROJECTED_STEPS: usize = 64;
+
+/// A change of one machine's findings that the date alone brings.
+struct Projected {
+    at: Timestamp,
+    opened: Vec<Finding>,
+    closed: Vec<RuleId>,
+    updated: Vec<Finding>,
+}
+
+impl Projected {
+    fn into_change(
+        self,
+        host_id: i64,
+        est: &Option<EstablishmentCode>,
+        hostname: &Option<String>,
+        first_seen: Timestamp,
+        rewind_after: Option<Timestamp>,
+    ) -> HostChange {
+        HostChange {
+            host_id,
+            is_new: false,
+            previous_establishment: None,
+            establishment: est.clone(),
+            attribution: None,
+            hostname: hostname.clone(),
+            keys: Vec::new(),
+            os: OsSummary::default(),
+            observed_at: self.at,
+            first_seen,
+            source: None,
+            source_unchanged: false,
+            opened: self.opened,
+            closed: self.closed,
+            updated: self.updated,
+            bump_open: false,
+            rewind_after,
+        }
+    }
+}
+
+/// Brings `open` from `from` to `until` with the facts unchanged: the
+/// findings are evaluated on each day a rule may change its answer
+/// ([`RuleSet::next_change`]) and every change is dated at the start of its
+/// day, not at the time this runs. `until` itself is included when
+/// `inclusive` (up to now) and not otherwise (up to the next observation,
+/// which is evaluated on its own). The result does not depend on how often
+/// or when this runs: that is what makes a history right for any date.
+fn project(
+    rules: &RuleSet,
+    checks: &(dyn Checks + Send + Sync),
+    facts: &HostFacts,
+    open: &mut BTreeMap<RuleId, Finding>,
+    from: Timestamp,
+    until: Timestamp,
+    inclusive: bool,
+) -> Vec<Projected> {
+    let mut out = Vec::new();
+    let mut day = Day::of_timestamp(from);
+    for _ in 0..MAX_PROJECTED_STEPS {
+        let Some(next) = rules.next_change(facts, day, checks) else {
+            break;
+        };
+        let Ok(at) = Timestamp::from_second(next.start_second()) else {
+            break;
+        };
+        if at > until || (!inclusive && at == until) {
+            break;
+        }
+        let (opened, closed, updated) = diff(open, rules.evaluate(facts, next, checks));
+        if !(opened.is_empty() && closed.is_empty() && updated.is_empty()) {
+            out.push(Projected {
+                at,
+                opened,
+                closed,
+                updated,
+            });
+        }
+        day = next;
+    }
+    out
+}
+
+/// Compares an evaluation with the open findings, which become the
+/// evaluation: (opened, closed, changed).
+fn diff(
+    open: &mut BTreeMap<RuleId, Finding>,
+    found: Vec<Finding>,
+) -> (Vec<Finding>, Vec<RuleId>, Vec<Finding>) {
+    let mut opened = Vec::new();
+    let mut updated = Vec::new();
+    let mut now_open: BTreeMap<RuleId, Finding> = BTreeMap::new();
+    for f in found {
+        match open.get(&f.rule) {
+            None => opened.push(f.clone()),
+            Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
+            Some(_) => {}
+        }
+        now_open.insert(f.rule.clone(), f);
+    }
+    let closed: Vec<RuleId> = open
+        .keys()
+        .filter(|r| !now_open.contains_key(*r))
+        .cloned()
+        .collect();
+    *open = now_open;
+    (opened, closed, updated)
+}
+
 fn evaluate_group(
     g: Group,
     rules: &RuleSet,
     checks: &(dyn Checks + Send + Sync),
     dict: &SoftwareDict,
+    until: Timestamp,
 ) -> GroupResult {
     let mut out = GroupResult {
         changes: Vec::new(),
@@ -1028,14 +1242,20 @@ fn evaluate_group(
                         to_source_state(s, dict, !replaced)
                     })
                     .collect::<Vec<_>>(),
-                r.open_findings
-                    .iter()
-                    .map(|f| (f.finding.rule.clone(), f.finding.clone()))
-                    .collect::<BTreeMap<_, _>>(),
+                // projections from the stored facts are made again from
+                // the last observation (see `rewind` below)
+                if r.has_projections() {
+                    &r.open_at_last_seen
+                } else {
+                    &r.open_findings
+                }
+                .iter()
+                .map(|f| (f.finding.rule.clone(), f.finding.clone()))
+                .collect::<BTreeMap<_, _>>(),
                 r.establishment.clone(),
                 r.hostname.clone(),
                 Some(r.first_seen),
-                Some(r.latest_event()),
+                Some(r.last_seen),
                 true,
             ),
             None => (Vec::new(), BTreeMap::new(), None, None, None, None, false),
@@ -1055,6 +1275,15 @@ fn evaluate_group(
         .map(|r| r.keys.iter().cloned().collect())
         .unwrap_or_default();
     let mut is_new = !existed;
+    // what was projected after the last observation is rewound by the first
+    // change written, and made again from the facts in force
+    let mut rewind = g
+        .record
+        .as_ref()
+        .filter(|r| r.has_projections())
+        .map(|r| r.last_seen);
+    // the time of the latest evaluation: projections continue from it
+    let mut evaluated = last_time;
     for p in g.items {
         let Prepared {
             mut obs,
@@ -1063,6 +1292,25 @@ fn evaluate_group(
             keys: p_keys,
             ..
         } = p;
+        // the facts known so far held until this observation: the changes
+        // they bring with the date alone come first, on their own days
+        if let Some(from) = evaluated
+            && !states.is_empty()
+        {
+            let until = last_time.map_or(obs_time, |l| l.max(obs_time));
+            let facts = HostFacts::merge(hostname.clone(), &states);
+            for step in project(rules, checks, &facts, &mut open, from, until, false) {
+                out.opened += step.opened.len() as u64;
+                out.closed += step.closed.len() as u64;
+                out.changes.push(step.into_change(
+                    g.host_id,
+                    &est,
+                    &hostname,
+                    first_seen.unwrap_or(from),
+                    rewind.take(),
+                ));
+            }
+        }
         let ident = std::mem::take(&mut obs.host);
         let idx = match states.iter().position(|s| s.kind == obs.source) {
             Some(i) => {
@@ -1081,6 +1329,7 @@ fn evaluate_group(
         // findings move forward in time only, whatever order sources arrive in
         let at = last_time.map_or(obs_time, |l| l.max(obs_time));
         last_time = Some(at);
+        evaluated = Some(at);
         // a weaker reason never moves a machine a stronger one placed
         if let Some((code, reason)) = &p_attribution
             && (est.is_none() || reason.strength() >= stored_reason.map_or(0, |r| r.strength()))
@@ -1096,26 +1345,10 @@ fn evaluate_group(
         first_seen = Some(first);
         let facts = HostFacts::merge(hostname.clone(), &states);
         let found = rules.evaluate(&facts, Day::of_timestamp(at), checks);
-        let mut opened = Vec::new();
-        let mut updated = Vec::new();
-        let mut now_open: BTreeMap<_, _> = BTreeMap::new();
-        for f in found {
-            match open.get(&f.rule) {
-                None => opened.push(f.clone()),
-                Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
-                Some(_) => {}
-            }
-            now_open.insert(f.rule.clone(), f);
-        }
-        let closed: Vec<_> = open
-            .keys()
-            .filter(|r| !now_open.contains_key(*r))
-            .cloned()
-            .collect();
-        let bump_open = now_open.len() > opened.len();
+        let (opened, closed, updated) = diff(&mut open, found);
+        let bump_open = open.len() > opened.len();
         out.opened += opened.len() as u64;
         out.closed += closed.len() as u64;
-        open = now_open;
         let mut keys = identity::keys(&ident, est.as_ref());
         keys.extend(p_keys.iter().filter(|k| k.starts_with("hw:")).cloned());
         if g.confined {
@@ -1156,9 +1389,27 @@ fn evaluate_group(
             closed,
             updated,
             bump_open,
+            rewind_after: rewind.take(),
         });
         previous_est = Some(est.clone());
         is_new = false;
+    }
+    // and from the last observation up to now
+    if let Some(from) = evaluated
+        && !states.is_empty()
+    {
+        let facts = HostFacts::merge(hostname.clone(), &states);
+        for step in project(rules, checks, &facts, &mut open, from, until, true) {
+            out.opened += step.opened.len() as u64;
+            out.closed += step.closed.len() as u64;
+            out.changes.push(step.into_change(
+                g.host_id,
+                &est,
+                &hostname,
+                first_seen.unwrap_or(from),
+                rewind.take(),
+            ));
+        }
     }
     if let (Some(stored), Some(first)) = (record_first, first_seen)
         && first < stored

@@ -260,26 +260,68 @@ async fn fusion_windows81_sample_fixed_but_end_of_life() {
     assert_eq!(h.os.build, Some(9600));
     assert_eq!(h.sources[0].kind.as_str(), "fusion-xml");
     // observed 2017-05-15: KB4019215 fixes MS17-010, and 8.1 was supported then
-    let rules = rules_of(h);
+    let then = e
+        .store
+        .hosts(
+            &Scope::National,
+            &HostFilter {
+                at: Some(vigie_core::Day::parse("2017-05-16").unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let rules = rules_of(&then[0]);
     assert!(
         !rules.contains(&"ms17-010-missing".to_string()),
         "{rules:?}"
     );
     assert!(!rules.contains(&"os-eol".to_string()), "{rules:?}");
-    // assessed today, Windows 8.1 is past its end of support (2023-01-10)
+    // today, without any assessment: the last known OS has been out of
+    // support since 2023-01-10, and the newest update (May 2017) passed 60
+    // days on 2017-07-09
+    let first_seen = |h: &HostView, rule: &str| {
+        h.findings
+            .iter()
+            .find(|f| f.rule.as_str() == rule && f.resolved_at.is_none())
+            .map(|f| f.first_seen.to_string())
+    };
+    assert_eq!(
+        first_seen(h, "os-eol").as_deref(),
+        Some("2023-01-10T00:00:00Z"),
+        "{:?}",
+        rules_of(h)
+    );
+    assert_eq!(
+        first_seen(h, "patch-age").as_deref(),
+        Some("2017-07-09T00:00:00Z"),
+        "{:?}",
+        rules_of(h)
+    );
+    assert!(!rules_of(h).contains(&"ms17-010-missing".to_string()));
+    let posture = e
+        .store
+        .posture(
+            &Scope::National,
+            vigie_store::GroupBy::Sector,
+            vigie_core::Day::parse("2024-01-01").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(posture[0].rules.get("os-eol"), Some(&1), "{posture:?}");
+    // an assessment today finds the history already right
     let today: jiff::Timestamp = "2026-11-22T06:00:00Z".parse().unwrap();
     let a = e.pipeline.assess(today).await.unwrap();
     assert_eq!(a.hosts, 1);
+    assert_eq!((a.findings_opened, a.findings_closed), (0, 0), "{a:?}");
     let hosts = e
         .store
         .hosts(&Scope::National, &HostFilter::default())
         .await
         .unwrap();
-    let rules = rules_of(&hosts[0]);
-    assert!(rules.contains(&"os-eol".to_string()), "{rules:?}");
-    assert!(
-        !rules.contains(&"ms17-010-missing".to_string()),
-        "{rules:?}"
+    assert_eq!(
+        first_seen(&hosts[0], "os-eol").as_deref(),
+        Some("2023-01-10T00:00:00Z")
     );
     // LOGDATE is the agent's local time; the inventory's TIMEZONE (+0200) makes it UTC
     assert_eq!(
@@ -668,7 +710,12 @@ async fn a_machine_tagged_later_in_the_same_file_stays_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_bytes_for_another_establishment_are_not_already_ingested() {
     let mut e = env().await;
-    let bytes = std::fs::read(fixture("osquery/windows7-snapshot.log")).unwrap();
+    // without its establishment tag (a tag naming another establishment
+    // makes a confined upload refused: see the test below)
+    let bytes = std::fs::read_to_string(fixture("osquery/windows7-snapshot.log"))
+        .unwrap()
+        .replace(r#""establishment":"#, r#""x_note":"#)
+        .into_bytes();
     let for_est = |code: &str| IngestOptions {
         establishment: Some(EstablishmentCode::new(code).unwrap()),
         confine: true,
@@ -724,4 +771,229 @@ async fn same_bytes_for_another_establishment_are_not_already_ingested() {
     let again = e.pipeline.ingest_file(&p, &for_est("CHUN")).await.unwrap();
     assert_eq!(again.status, FileStatus::AlreadyIngested);
     assert_eq!(e.store.stats(&Scope::National).await.unwrap(), stats);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implausible_times_are_counted_and_never_the_evaluation_date() {
+    let mut e = env().await;
+    // year 10000 and i64::MAX (beyond any timestamp), 1970 and before
+    let lines: String = [
+        ("RBH-PC601", "9223372036854775807"),
+        ("RBH-PC602", "253402300800"),
+        ("RBH-PC603", "0"),
+        ("RBH-PC604", "-86400"),
+        ("RBH-PC605", &MAY_11.to_string()),
+    ]
+    .iter()
+    .map(|(host, unix)| {
+        win7_lines(host, 1, &[], false).replace("\"unixTime\":1,", &format!("\"unixTime\":{unix},"))
+    })
+    .collect();
+    let f = write(&e.dir, "clocks.jsonl", &lines);
+    let opts = IngestOptions::default();
+    let r = e.pipeline.ingest_file(&f, &opts).await.unwrap();
+    assert_eq!((r.future_dated, r.too_old, r.hosts_new), (2, 2, 5), "{r:?}");
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    for h in &hosts {
+        let name = h.hostname.as_deref().unwrap_or_default();
+        if name == "RBH-PC605" {
+            assert_eq!(h.last_seen.as_second(), MAY_11);
+            continue;
+        }
+        // observed now: a Windows 7 past its end of support, not one
+        // judged as of 1970 or of year 10000
+        assert_eq!(h.last_seen.as_second(), opts.now.as_second(), "{name}");
+        assert_eq!(h.first_seen.as_second(), opts.now.as_second(), "{name}");
+        assert!(rules_of(h).contains(&"os-eol".to_string()), "{name}: {h:?}");
+    }
+    // the time given for a file that has none is held to the same window
+    let f = write(
+        &e.dir,
+        "undated.csv",
+        "Computer Name,Site Code\nRBH-PC606,RBH\n",
+    );
+    let opts = IngestOptions {
+        observed_at: Some(jiff::Timestamp::UNIX_EPOCH),
+        ..Default::default()
+    };
+    let r = e.pipeline.ingest_file(&f, &opts).await.unwrap();
+    assert_eq!((r.too_old, r.hosts_new), (1, 1), "{r:?}");
+    assert_eq!(r.last_observed, Some(opts.now), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_never_merged_by_decoding_and_stored_the_same_everywhere() {
+    let mut e = env().await;
+    let lines: String = ["SRV-@TAGE1", "SRV-#TAGE1", "SRV-\\u0000A"]
+        .iter()
+        .map(|h| without_hardware_ids(win7_lines(h, MAY_11, &[], false)))
+        .collect();
+    // the same name with an invalid byte in Windows-1252's é and è, and
+    // a NUL (stored by SQLite, refused by PostgreSQL, if it got that far)
+    let bytes: Vec<u8> = lines
+        .into_bytes()
+        .into_iter()
+        .map(|b| match b {
+            b'@' => 0xe9,
+            b'#' => 0xe8,
+            b => b,
+        })
+        .collect();
+    let p = e.dir.join("bytes.jsonl");
+    std::fs::write(&p, bytes).unwrap();
+    let r = e
+        .pipeline
+        .ingest_file(&p, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.hosts_new, 3, "{r:?}");
+    assert!(r.values_escaped >= 1, "{r:?}");
+    let mut names: Vec<String> = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|h| h.hostname)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["SRV-\\u{0}A", "SRV-èTAGE1", "SRV-éTAGE1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_host_name_is_stored_cut_and_counted() {
+    let mut e = env().await;
+    // the report: a 40 MB hardware.name, stored and served everywhere
+    let name = "A".repeat(40 << 20);
+    let program = "P".repeat(1 << 20);
+    let doc = format!(
+        r#"{{"itemtype":"Computer","tag":"RBH","content":{{"hardware":{{"name":"{name}"}},"accesslog":{{"logdate":"2017-05-11 08:00:00"}},"softwares":[{{"name":"{program}","version":"1"}}]}}}}"#
+    );
+    let f = write(&e.dir, "huge.json", &doc);
+    let r = e
+        .pipeline
+        .ingest_file(&f, &IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((r.hosts_new, r.values_truncated), (1, 2), "{r:?}");
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    let stored = hosts[0].hostname.as_deref().unwrap();
+    assert!(
+        stored.len() <= vigie_inventory::MAX_IDENTIFIER_BYTES,
+        "{}",
+        stored.len()
+    );
+    assert!(
+        stored.starts_with("AAAA") && stored.contains('…'),
+        "{stored}"
+    );
+}
+
+/// One host's osquery differential log: its OS, then `rows` program rows
+/// logged as differential events at the same second (one observation with
+/// a `Delta` software list): nine in ten added, one in ten removed.
+fn differential_log(host: &str, unix: i64, rows: usize) -> String {
+    let head = format!(
+        r#""hostIdentifier":"{host}","unixTime":{unix},"decorations":{{"establishment":"RBH"}}"#
+    );
+    let mut out = format!(
+        "{{\"snapshot\":[{{\"name\":\"Microsoft Windows 10 Pro\",\"version\":\"10.0.19045\",\"major\":\"10\",\"minor\":\"0\",\"build\":\"19045\",\"platform\":\"windows\"}}],\"action\":\"snapshot\",\"name\":\"os\",{head}}}\n"
+    );
+    for i in 0..rows {
+        let action = if i % 10 == 9 { "removed" } else { "added" };
+        out.push_str(&format!(
+            "{{\"name\":\"programs\",\"columns\":{{\"name\":\"Program {i}\",\"version\":\"1.{i}\",\"publisher\":\"Vendor {}\"}},\"action\":\"{action}\",{head}}}\n",
+            i % 97
+        ));
+    }
+    out
+}
+
+/// The measurement behind BENCHMARKS.md's differential-apply figures (not a
+/// CI test: timings depend on the machine). Run with
+/// `cargo test --release -p vigie-ingest --test pipeline differential_apply_timing -- --ignored --nocapture`.
+#[ignore]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn differential_apply_timing() {
+    for rows in [25_000usize, 50_000, 100_000] {
+        let mut e = env().await;
+        let p = write(
+            &e.dir,
+            "diff.log",
+            &differential_log("RBH-DIFF1", MAY_11, rows),
+        );
+        let t = std::time::Instant::now();
+        let r = e
+            .pipeline
+            .ingest_file(&p, &IngestOptions::default())
+            .await
+            .unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!((r.observations, r.hosts_new), (1, 1), "{r:?}");
+        println!("differential log, {rows} rows for one host: ingested in {secs:.2} s");
+    }
+}
+
+/// A file sent for one establishment whose inventory tags machines for
+/// another: confined (an officer's or an ingest token's upload), it is
+/// refused whole; sent by the CLI with `--establishment`, it is recorded as
+/// asked and the report names the foreign machines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_tagged_for_another_establishment_are_said_or_refused() {
+    let mut e = env().await;
+    let mut log = String::new();
+    for i in 0..5 {
+        log.push_str(&win7_lines(&format!("rbh-pc{i}"), MAY_11, &[], false));
+    }
+    for i in 0..3 {
+        log.push_str(
+            &win7_lines(&format!("pc-chun{i}"), MAY_11, &[], false)
+                .replace(r#""establishment":"RBH""#, r#""establishment":"CHUN""#),
+        );
+    }
+    let f = write(&e.dir, "mixed.log", &log);
+    let confined = IngestOptions {
+        establishment: Some(EstablishmentCode::new("RBH").unwrap()),
+        confine: true,
+        ..Default::default()
+    };
+    let err = e.pipeline.ingest_file(&f, &confined).await.unwrap_err();
+    assert!(matches!(err, IngestError::ForeignMachine { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("CHUN") && msg.contains("RBH") && msg.contains("nothing was stored"),
+        "{msg}"
+    );
+    let stats = e.store.stats(&Scope::National).await.unwrap();
+    assert_eq!((stats.hosts, stats.files), (0, 0));
+    // the national operator's CLI: recorded in RBH as asked, and said
+    let forced = IngestOptions {
+        establishment: Some(EstablishmentCode::new("RBH").unwrap()),
+        ..Default::default()
+    };
+    let r = e.pipeline.ingest_file(&f, &forced).await.unwrap();
+    assert_eq!(r.foreign, 3, "{r:?}");
+    assert!(
+        r.foreign_examples
+            .iter()
+            .any(|x| x.contains("pc-chun0") && x.contains("CHUN")),
+        "{r:?}"
+    );
+    let rbh = e
+        .store
+        .count_hosts(
+            &Scope::Establishment(EstablishmentCode::new("RBH").unwrap()),
+            &HostFilter::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rbh, 8);
 }

@@ -331,9 +331,9 @@ impl<R: BufRead> GlpiParser<R> {
             )));
             return;
         }
-        // GLPI agents write UTF-8; a stray invalid byte only touches a
-        // display string, so replace it rather than reject the inventory.
-        let text = String::from_utf8_lossy(&buf);
+        // GLPI agents write UTF-8; a stray invalid byte is read as
+        // Windows-1252 rather than replaced (replacing merges names).
+        let text = crate::input::decode_text(&buf);
         let stream = serde_json::Deserializer::from_str(&text).into_iter::<Doc<'_>>();
         let mut record = 0;
         for doc in stream {

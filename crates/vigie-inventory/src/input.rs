@@ -259,12 +259,24 @@ pub(crate) fn windows_1252(b: u8) -> char {
     }
 }
 
-/// Decodes bytes as UTF-8, or as Windows-1252 when they are not valid UTF-8
-/// (spreadsheet exports saved by Excel on French or English Windows).
+/// Decodes bytes as UTF-8; each byte that is not part of a valid UTF-8
+/// sequence is read as Windows-1252 (spreadsheet exports saved by Excel on
+/// French or English Windows, registry strings osquery passes through).
+///
+/// Never U+FFFD: replacing would make `SRV-\xe9TAGE1` and `SRV-\xe8TAGE1`
+/// the same name, hence the same machine. Valid UTF-8 around a stray byte
+/// stays as it is.
 pub(crate) fn decode_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| windows_1252(b)).collect()),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len() + bytes.len() / 2);
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                out.extend(chunk.invalid().iter().map(|&b| windows_1252(b)));
+            }
+            std::borrow::Cow::Owned(out)
+        }
     }
 }
 
@@ -356,6 +368,17 @@ mod tests {
         let mut out = Vec::new();
         let err = g.read_to_end(&mut out).unwrap_err();
         assert_eq!(token_too_long(&err), Some(10));
+    }
+
+    #[test]
+    fn invalid_bytes_are_read_as_windows_1252_never_replaced() {
+        assert_eq!(decode_text(b"SRV-\xe9TAGE1"), "SRV-\u{e9}TAGE1");
+        assert_eq!(decode_text(b"SRV-\xe8TAGE1"), "SRV-\u{e8}TAGE1");
+        // valid UTF-8 next to a stray byte is kept
+        assert_eq!(decode_text("é \u{20ac}".as_bytes()), "é €");
+        assert_eq!(decode_text(b"\xc3\xa9 \x80 \xe9"), "é € é");
+        // a cut multi-byte sequence: each byte on its own
+        assert_eq!(decode_text(b"a\xe2\x82"), "a\u{e2}\u{201a}");
     }
 
     #[test]

@@ -40,6 +40,24 @@ impl<'a> Val<'a> {
         self.text().map(Cow::into_owned)
     }
 
+    /// The value as whole seconds, saturating at the ends of `i64` (a
+    /// clock far in the future must not read as "no time").
+    pub(crate) fn as_seconds(&self) -> Option<i64> {
+        match self {
+            Val::Str(s) => crate::util::parse_seconds(s).or_else(|| {
+                s.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|f| Val::Float(f).as_seconds())
+            }),
+            Val::Int(n) => Some(*n),
+            Val::UInt(n) => Some(i64::try_from(*n).unwrap_or(i64::MAX)),
+            // `as` saturates at the ends of i64
+            Val::Float(f) if !f.is_nan() => Some(f.trunc() as i64),
+            _ => None,
+        }
+    }
+
     pub(crate) fn as_i64(&self) -> Option<i64> {
         match self {
             Val::Str(s) => s.trim().parse().ok(),

@@ -18,7 +18,10 @@
 //!
 //! Guarantees: parsers never panic on any input; memory stays bounded by
 //! [`ParseOptions`] whatever the file size; after the first error the
-//! iterator ends.
+//! iterator ends; every string handed out has its control characters
+//! escaped and is within the limit of its kind of field
+//! ([`MAX_IDENTIFIER_BYTES`], [`MAX_NAME_BYTES`], [`MAX_VERSION_BYTES`],
+//! [`MAX_HOTFIX_ID_BYTES`]), changes counted in `Observation::adjusted`.
 
 mod csv_inventory;
 mod detect;
@@ -26,6 +29,7 @@ mod error;
 mod glpi;
 mod input;
 mod json;
+mod limits;
 mod nmap;
 mod org_csv;
 mod os;
@@ -38,6 +42,7 @@ mod xmlio;
 pub use csv_inventory::CsvMapping;
 pub use detect::{DETECT_BYTES, detect};
 pub use error::{CsvMappingError, Location, OrgCsvError, ParseError};
+pub use limits::{MAX_HOTFIX_ID_BYTES, MAX_IDENTIFIER_BYTES, MAX_NAME_BYTES, MAX_VERSION_BYTES};
 pub use org_csv::parse_org_csv;
 
 use std::io::BufRead;
@@ -147,13 +152,18 @@ impl<R: BufRead> Iterator for Observations<R> {
     type Item = Result<Observation, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.inner {
+        let mut item = match &mut self.inner {
             Inner::Osquery(p) => p.next(),
             Inner::Glpi(p) => p.next(),
             Inner::Xml(p) => p.next(),
             Inner::Nmap(p) => p.next(),
             Inner::Csv(p) => p.next(),
+        };
+        // one place for every format: control characters and length limits
+        if let Some(Ok(obs)) = &mut item {
+            limits::enforce(obs);
         }
+        item
     }
 }
 

@@ -10,9 +10,8 @@ use crate::ParseOptions;
 use crate::error::{Location, ParseError};
 use crate::input::GuardedInput;
 use crate::os::{edition_hint, nt_for_build};
-use crate::util::{normalise_mac, push_unique};
+use crate::util::{normalise_mac, parse_seconds, push_unique, timestamp_from_seconds};
 use crate::xmlio::{self, attr};
-use jiff::Timestamp;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use std::io::BufRead;
@@ -180,7 +179,8 @@ impl HostState {
         obs.observed_at = [self.end, self.start, run_start]
             .into_iter()
             .flatten()
-            .find_map(|t| Timestamp::from_second(t).ok());
+            .next()
+            .map(timestamp_from_seconds);
         obs.host.addresses = self.addresses;
         obs.host.macs = self.macs;
         let smb = self.smb_os;
@@ -285,12 +285,12 @@ impl<R: BufRead> NmapParser<R> {
         match name {
             "nmaprun" => {
                 self.seen_root = true;
-                self.run_start = attr(e, "start").and_then(|s| s.parse().ok());
+                self.run_start = attr(e, "start").and_then(|s| parse_seconds(&s));
             }
             "host" => {
                 self.host = Some(HostState {
-                    start: attr(e, "starttime").and_then(|s| s.parse().ok()),
-                    end: attr(e, "endtime").and_then(|s| s.parse().ok()),
+                    start: attr(e, "starttime").and_then(|s| parse_seconds(&s)),
+                    end: attr(e, "endtime").and_then(|s| parse_seconds(&s)),
                     ..HostState::default()
                 });
             }

@@ -20,8 +20,9 @@ use crate::error::{Location, ParseError};
 use crate::input::{LineError, prepare, read_line_capped};
 use crate::json::{OptVal, Val, each, json_message};
 use crate::os::OsInput;
-use crate::util::{looks_like_uuid, non_empty, parse_date, push_unique, useful_ip};
-use jiff::Timestamp;
+use crate::util::{
+    looks_like_uuid, non_empty, parse_date, push_unique, timestamp_from_seconds, useful_ip,
+};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fmt;
@@ -442,7 +443,7 @@ impl Lists {
 }
 
 /// Builds a section from complete and differential lists.
-fn section<T: PartialEq + Clone>(
+fn section<T: Eq + std::hash::Hash + Clone>(
     kind: Kind,
     full: &mut Lists,
     plus: Vec<T>,
@@ -466,7 +467,7 @@ fn section<T: PartialEq + Clone>(
 impl Group {
     fn new(host_key: &str, time_key: Option<i64>, line: u64) -> Self {
         let mut obs = Observation::new(SourceKind::Osquery);
-        obs.observed_at = time_key.and_then(|t| Timestamp::from_second(t).ok());
+        obs.observed_at = time_key.map(timestamp_from_seconds);
         Group {
             host_key: host_key.to_string(),
             time_key,
@@ -705,7 +706,7 @@ impl<R: BufRead> OsqueryParser<R> {
         }
         let host_text = out.host.as_ref().and_then(Val::text);
         let host_key = host_text.as_deref().unwrap_or("");
-        let time_key = out.unix_time.as_ref().and_then(Val::as_i64);
+        let time_key = out.unix_time.as_ref().and_then(Val::as_seconds);
         let same = self
             .group
             .as_ref()
@@ -824,8 +825,9 @@ impl<R: BufRead> Iterator for OsqueryParser<R> {
                 }
                 Ok(true) => {
                     // osquery on Windows can pass through registry strings that are
-                    // not UTF-8; replacing those bytes is harmless for our facts.
-                    let text = String::from_utf8_lossy(&buf);
+                    // not UTF-8: those bytes are read as Windows-1252, never
+                    // replaced (replacing would merge distinct names).
+                    let text = crate::input::decode_text(&buf);
                     if text.trim().is_empty() {
                         Ok(None)
                     } else {

@@ -140,8 +140,40 @@ pub(crate) fn parse_civil(s: &str, day_first: bool) -> Option<DateTime> {
     .ok()
 }
 
+/// Unix seconds as an instant. Values beyond what a timestamp can hold
+/// (years -9999 to 9999) saturate to its ends instead of vanishing: a clock
+/// set to year 10000 is then seen as future-dated by the ingest, not taken
+/// for "no time given".
+pub(crate) fn timestamp_from_seconds(seconds: i64) -> Timestamp {
+    Timestamp::from_second(seconds).unwrap_or(if seconds < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// Integer seconds written as text ("1706695200", "-5"), saturating at the
+/// ends of `i64` when longer.
+pub(crate) fn parse_seconds(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<i64>() {
+        Ok(n) if negative => -n,
+        Ok(n) => n,
+        Err(_) if negative => i64::MIN,
+        Err(_) => i64::MAX,
+    })
+}
+
 /// Reads a timestamp: RFC 3339 with an offset, or a civil date-time taken
-/// in `offset` (UTC when unknown), or Unix seconds.
+/// in `offset` (UTC when unknown), or Unix seconds. A date in a year after
+/// 9999 gives the latest timestamp (see [`timestamp_from_seconds`]).
 pub(crate) fn parse_timestamp(
     s: &str,
     offset: Option<Offset>,
@@ -151,11 +183,19 @@ pub(crate) fn parse_timestamp(
     if let Ok(ts) = s.parse::<Timestamp>() {
         return Some(ts);
     }
-    if s.len() >= 9 && s.len() <= 11 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<i64>()
-            .ok()
-            .and_then(|n| Timestamp::from_second(n).ok());
+    // Unix seconds: nine digits or more (eight are a yyyymmdd date), or negative.
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if (digits.len() >= 9 || digits.len() < s.len())
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return parse_seconds(s).map(timestamp_from_seconds);
+    }
+    // "10000-01-01T00:00:00Z": no clock reads that, but it is not "no time".
+    let unsigned = s.strip_prefix('+').unwrap_or(s);
+    let year_digits = unsigned.bytes().take_while(u8::is_ascii_digit).count();
+    if year_digits >= 5 && unsigned.as_bytes().get(year_digits) == Some(&b'-') {
+        return Some(Timestamp::MAX);
     }
     let dt = parse_civil(s, day_first)?;
     offset.unwrap_or(Offset::UTC).to_timestamp(dt).ok()
@@ -334,6 +374,20 @@ mod tests {
             1706695200
         );
         assert_eq!(parse_offset("+25:00"), None);
+        // out of any clock's range: saturated, never dropped, never a panic
+        let t = |s: &str| parse_timestamp(s, None, true);
+        assert_eq!(t("99999999999999999999"), Some(Timestamp::MAX));
+        assert_eq!(t("9223372036854775807"), Some(Timestamp::MAX));
+        assert_eq!(t("-9223372036854775808"), Some(Timestamp::MIN));
+        assert_eq!(t("-5").map(|t| t.as_second()), Some(-5));
+        assert_eq!(t("10000-01-01T00:00:00Z"), Some(Timestamp::MAX));
+        assert_eq!(t("+10000-01-01"), Some(Timestamp::MAX));
+        assert_eq!(
+            t("20240131").map(|t| t.to_string()).as_deref(),
+            Some("2024-01-31T00:00:00Z")
+        );
+        assert_eq!(parse_seconds("abc"), None);
+        assert_eq!(timestamp_from_seconds(i64::MIN), Timestamp::MIN);
         assert_eq!(parse_offset("-05").map(|o| o.seconds()), Some(-18000));
     }
 

@@ -71,12 +71,52 @@ pub(crate) fn error<R>(reader: &Reader<R>, e: &quick_xml::Error) -> ParseError {
 
 /// The replacement text of an entity or character reference; unknown
 /// entities (only a DTD could define them, and we never read DTDs) give
-/// nothing.
+/// nothing. A reference to a character XML forbids (`&#0;`, `&#27;`) gives
+/// that character, escaped later like a raw one; one that names no
+/// character at all (`&#xD800;`) is kept as written. Neither is dropped,
+/// so such a name never becomes another machine's.
 pub(crate) fn resolve_ref(r: &BytesRef<'_>) -> Option<String> {
-    if let Ok(Some(c)) = r.resolve_char_ref() {
-        return Some(c.to_string());
+    resolve_name(r)
+}
+
+/// [`resolve_ref`] on the text between `&` and `;`.
+fn resolve_name(name: &str) -> Option<String> {
+    if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix('x') {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => number.parse::<u32>().ok(),
+        };
+        return Some(match code.and_then(char::from_u32) {
+            Some(c) => c.to_string(),
+            None => format!("&{name};"),
+        });
     }
-    quick_xml::escape::resolve_predefined_entity(r).map(str::to_string)
+    quick_xml::escape::resolve_predefined_entity(name).map(str::to_string)
+}
+
+/// Attribute value normalisation (XML 1.0: TAB, CR, LF become spaces) with
+/// references resolved by [`resolve_name`], for the values quick-xml
+/// refuses (a forbidden character or an unknown entity in a reference).
+fn lenient_attr_value(raw: &str) -> String {
+    let spaces = |s: &str| s.replace(['\t', '\r', '\n'], " ");
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((before, after)) = rest.split_once('&') {
+        out.push_str(&spaces(before));
+        match after.split_once(';') {
+            Some((name, tail)) => {
+                out.push_str(&resolve_name(name).unwrap_or_default());
+                rest = tail;
+            }
+            None => {
+                out.push('&');
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(&spaces(rest));
+    out
 }
 
 /// Appends text to a value buffer, within [`MAX_VALUE`].
@@ -96,14 +136,15 @@ pub(crate) fn push_text(buf: &mut String, text: &str) {
     }
 }
 
-/// The value of one attribute, unescaped; malformed attributes give `None`.
+/// The value of one attribute, unescaped. References quick-xml refuses are
+/// resolved as in text (never a reason to lose the attribute).
 pub(crate) fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     for a in e.attributes().flatten() {
         if a.key.as_ref() == name {
-            return a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .ok()
-                .map(|v| v.into_owned());
+            return Some(
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_or_else(|_| lenient_attr_value(&a.value), |v| v.into_owned()),
+            );
         }
     }
     None

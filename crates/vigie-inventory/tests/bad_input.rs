@@ -218,7 +218,8 @@ fn latin1_bytes() {
     let err = expect_err(Format::FusionXml, other, &ParseOptions::default());
     assert!(err.message.contains("shift_jis"), "{err}");
 
-    // JSON: a stray byte in a display string is replaced, the line still counts.
+    // JSON: a stray byte is read as Windows-1252 (never replaced by U+FFFD),
+    // the line still counts.
     let line = b"{\"hostIdentifier\":\"h\",\"unixTime\":1,\"name\":\"programs\",\"snapshot\":[{\"name\":\"Caf\xe9\",\"version\":\"1\",\"publisher\":\"x\"}]}\n";
     let obs: Vec<_> = parse(Format::Osquery, line.as_slice(), &ParseOptions::default())
         .collect::<Result<_, _>>()
@@ -228,7 +229,7 @@ fn latin1_bytes() {
     let obs: Vec<_> = parse(Format::GlpiJson, doc.as_slice(), &ParseOptions::default())
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(obs[0].host.hostname.as_deref(), Some("caf\u{fffd}"));
+    assert_eq!(obs[0].host.hostname.as_deref(), Some("café"));
 }
 
 /// A reader producing `<a>` forever (well, `n` times) without holding it.
@@ -349,5 +350,259 @@ fn one_byte_reads_do_not_change_results() {
         .collect::<Result<_, _>>()
         .unwrap();
         assert_eq!(whole, trickle, "{format}");
+    }
+}
+
+// ------------------------------------------------ text values and clocks
+
+/// One host named `host` with one program, in each format: the same facts
+/// whatever the format, so one check covers every parser. `time` is the
+/// observation time as that format writes it (Unix seconds for osquery and
+/// nmap, text elsewhere).
+fn one_host(format: Format, host: &[u8], program: &[u8], time: &str) -> Vec<u8> {
+    let parts: Vec<&[u8]> = match format {
+        Format::Osquery => vec![
+            b"{\"hostIdentifier\":\"",
+            host,
+            b"\",\"unixTime\":",
+            time.as_bytes(),
+            b",\"name\":\"programs\",\"snapshot\":[{\"name\":\"",
+            program,
+            b"\",\"version\":\"1.0\",\"publisher\":\"",
+            program,
+            b"\"}]}\n",
+        ],
+        Format::GlpiJson => vec![
+            b"{\"itemtype\":\"Computer\",\"content\":{\"hardware\":{\"name\":\"",
+            host,
+            b"\"},\"accesslog\":{\"logdate\":\"",
+            time.as_bytes(),
+            b"\"},\"softwares\":[{\"name\":\"",
+            program,
+            b"\",\"version\":\"1.0\",\"publisher\":\"",
+            program,
+            b"\"}]}}",
+        ],
+        Format::FusionXml | Format::OcsXml => vec![
+            b"<REQUEST><CONTENT><HARDWARE><NAME>",
+            host,
+            b"</NAME></HARDWARE><ACCESSLOG><LOGDATE>",
+            time.as_bytes(),
+            b"</LOGDATE></ACCESSLOG><SOFTWARES><NAME>",
+            program,
+            b"</NAME><VERSION>1.0</VERSION><PUBLISHER>",
+            program,
+            b"</PUBLISHER></SOFTWARES></CONTENT></REQUEST>",
+        ],
+        Format::Nmap => vec![
+            b"<nmaprun start=\"",
+            time.as_bytes(),
+            b"\"><host><status state=\"up\"/><address addr=\"10.0.0.1\" addrtype=\"ipv4\"/><hostnames><hostname name=\"",
+            host,
+            b"\" type=\"user\"/></hostnames><hostscript><script id=\"smb-os-discovery\"><elem key=\"os\">",
+            program,
+            b"</elem></script></hostscript></host></nmaprun>",
+        ],
+        Format::Csv => vec![
+            b"Computer Name,Software Name,Publisher,Software Version,Last Inventory\n\"",
+            host,
+            b"\",\"",
+            program,
+            b"\",\"",
+            program,
+            b"\",1.0,",
+            time.as_bytes(),
+            b"\n",
+        ],
+    };
+    parts.concat()
+}
+
+fn time_in(format: Format) -> &'static str {
+    match format {
+        Format::Osquery | Format::Nmap => "1706695200",
+        _ => "2024-01-31 10:00:00",
+    }
+}
+
+fn only(format: Format, bytes: &[u8]) -> vigie_core::Observation {
+    let obs: Vec<_> = parse(
+        format,
+        BufReader::with_capacity(64, Cursor::new(bytes.to_vec())),
+        &ParseOptions::default(),
+    )
+    .collect::<Result<_, _>>()
+    .unwrap_or_else(|e| panic!("{format}: {e}"));
+    assert_eq!(obs.len(), 1, "{format}");
+    obs.into_iter().next().unwrap()
+}
+
+/// Every string of an observation, through its JSON form.
+fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn long_values_are_cut_to_their_field_limit_in_every_format() {
+    use vigie_inventory::{MAX_IDENTIFIER_BYTES, MAX_NAME_BYTES};
+    // a 1 MiB host name and program name (the report: a 40 MB
+    // hardware.name was stored and served everywhere)
+    let long = |c: u8| vec![c; 1 << 20];
+    for format in Format::ALL {
+        let obs = only(
+            format,
+            &one_host(format, &long(b'A'), &long(b'P'), time_in(format)),
+        );
+        let name = obs.host.hostname.clone().unwrap();
+        assert!(
+            name.len() <= MAX_IDENTIFIER_BYTES,
+            "{format}: {}",
+            name.len()
+        );
+        assert!(name.starts_with("AAAA") && name.contains('…'), "{format}");
+        let mut all = Vec::new();
+        strings(&serde_json::to_value(&obs).unwrap(), &mut all);
+        assert!(
+            all.iter().all(|s| s.len() <= MAX_NAME_BYTES),
+            "{format}: a value longer than any limit"
+        );
+        // host name, and the program's name and publisher (nmap: its OS)
+        let expected = if format == Format::Nmap { 2 } else { 3 };
+        assert_eq!(obs.adjusted.truncated, expected, "{format}: {obs:?}");
+        // a host name that differs only past the limit is another machine
+        let other = only(
+            format,
+            &one_host(
+                format,
+                &[long(b'A'), b"B".to_vec()].concat(),
+                b"P",
+                time_in(format),
+            ),
+        );
+        if !matches!(format, Format::FusionXml | Format::OcsXml) {
+            // (XML keeps 8 KiB of a text value while reading, so these
+            // two are the same there: both are cut before that point)
+            assert_ne!(other.host.hostname, obs.host.hostname, "{format}");
+        }
+    }
+}
+
+#[test]
+fn control_characters_are_escaped_in_every_format() {
+    for format in Format::ALL {
+        // a raw NUL and ESC; JSON writes them as \u escapes, XML as
+        // character references, CSV raw
+        let (host, program): (&[u8], &[u8]) = match format {
+            Format::Osquery | Format::GlpiJson => (b"SRV-\\u0000A", b"Tool\\u001b[31m"),
+            Format::FusionXml | Format::OcsXml | Format::Nmap => (b"SRV-&#0;A", b"Tool&#x1b;[31m"),
+            Format::Csv => (b"SRV-\0A", b"Tool\x1b[31m"),
+        };
+        let obs = only(format, &one_host(format, host, program, time_in(format)));
+        assert_eq!(
+            obs.host.hostname.as_deref(),
+            Some("SRV-\\u{0}A"),
+            "{format}"
+        );
+        let mut all = Vec::new();
+        strings(&serde_json::to_value(&obs).unwrap(), &mut all);
+        assert!(
+            all.iter()
+                .all(|s| !s.chars().any(|c| c.is_control() && c != '\t')),
+            "{format}: {all:?}"
+        );
+        assert!(
+            all.iter().any(|s| s == "Tool\\u{1b}[31m"),
+            "{format}: {all:?}"
+        );
+        assert!(obs.adjusted.escaped >= 2, "{format}: {:?}", obs.adjusted);
+        // a tab is text, kept
+        let tab: &[u8] = match format {
+            Format::Osquery | Format::GlpiJson => b"SRV\\tA",
+            // (an attribute: XML turns a raw tab into a space)
+            Format::Nmap => b"SRV&#9;A",
+            _ => b"SRV\tA",
+        };
+        let tab = only(format, &one_host(format, tab, b"P", time_in(format)));
+        assert_eq!(tab.host.hostname.as_deref(), Some("SRV\tA"), "{format}");
+        assert_eq!(tab.adjusted.escaped, 0, "{format}");
+    }
+    // raw control bytes in XML text (not well-formed XML, read anyway)
+    let obs = only(
+        Format::FusionXml,
+        &one_host(Format::FusionXml, b"SRV-\0A", b"P", "2024-01-31"),
+    );
+    assert_eq!(obs.host.hostname.as_deref(), Some("SRV-\\u{0}A"));
+    // a reference to no character at all is kept as written
+    for format in [Format::FusionXml, Format::Nmap] {
+        let obs = only(format, &one_host(format, b"SRV-&#xD800;A", b"P", "0"));
+        assert_eq!(
+            obs.host.hostname.as_deref(),
+            Some("SRV-&#xD800;A"),
+            "{format}"
+        );
+    }
+}
+
+#[test]
+fn names_differing_only_in_invalid_bytes_stay_distinct() {
+    for format in Format::ALL {
+        let e9 = one_host(format, b"SRV-\xe9TAGE1", b"P", time_in(format));
+        let e8 = one_host(format, b"SRV-\xe8TAGE1", b"P", time_in(format));
+        match format {
+            // XML: undeclared non-UTF-8 is refused, with its offset
+            Format::FusionXml | Format::OcsXml | Format::Nmap => {
+                for bytes in [&e9, &e8] {
+                    let err = expect_err(format, bytes, &ParseOptions::default());
+                    assert!(err.message.contains("utf-8"), "{format}: {err}");
+                    assert!(matches!(err.location, Location::Byte(_)), "{err}");
+                }
+            }
+            // JSON and CSV: the byte is read as Windows-1252
+            _ => {
+                let a = only(format, &e9).host.hostname;
+                let b = only(format, &e8).host.hostname;
+                assert_eq!(a.as_deref(), Some("SRV-éTAGE1"), "{format}");
+                assert_eq!(b.as_deref(), Some("SRV-èTAGE1"), "{format}");
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_times_are_kept_saturated_never_dropped() {
+    use jiff::Timestamp;
+    let cases: &[(Format, &str, Timestamp)] = &[
+        (Format::Osquery, "9223372036854775807", Timestamp::MAX),
+        (Format::Osquery, "\"99999999999999999999\"", Timestamp::MAX),
+        (Format::Osquery, "1e300", Timestamp::MAX),
+        (Format::Osquery, "253402300800", Timestamp::MAX), // 10000-01-01
+        (Format::Osquery, "-9223372036854775808", Timestamp::MIN),
+        (Format::Nmap, "99999999999999999999", Timestamp::MAX),
+        (Format::Nmap, "-99999999999999", Timestamp::MIN),
+        (Format::GlpiJson, "10000-01-01 00:00:00", Timestamp::MAX),
+        (Format::FusionXml, "10000-01-01T00:00:00Z", Timestamp::MAX),
+        (Format::Csv, "99999999999999", Timestamp::MAX),
+        (Format::Csv, "-99999999999999", Timestamp::MIN),
+    ];
+    for &(format, time, expected) in cases {
+        let obs = only(format, &one_host(format, b"H", b"P", time));
+        assert_eq!(obs.observed_at, Some(expected), "{format} {time}");
+    }
+    // text that is no time at all is no time
+    let obs = only(Format::Csv, &one_host(Format::Csv, b"H", b"P", "soon"));
+    assert_eq!(obs.observed_at, None);
+    // plausible or not, representable times are read as written: the
+    // ingest decides what is plausible
+    for (format, time) in [(Format::Osquery, "-5"), (Format::Nmap, "0")] {
+        let obs = only(format, &one_host(format, b"H", b"P", time));
+        assert!(
+            obs.observed_at.is_some_and(|t| t.as_second() <= 0),
+            "{format}"
+        );
     }
 }

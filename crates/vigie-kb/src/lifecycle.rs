@@ -421,7 +421,7 @@ impl OsProduct {
 pub enum LifecycleStatus {
     /// Security updates continue beyond the look-ahead window (or no end is announced).
     Supported,
-    /// Security support ends within [`ENDS_SOON_DAYS`] days (`ends` is its last day).
+    /// Security support ends within [`ENDS_SOON_DAYS`] days (`ends` is the first day without it).
     EndsSoon {
         ends: Day,
         days_left: i32,
@@ -755,7 +755,9 @@ impl LifecycleDb {
             }
             _ => None,
         };
-        let status = if on <= security_end {
+        // the end date is the first day without support (Microsoft: "reached
+        // end of support on January 10, 2023"), whatever was released on it
+        let status = if on < security_end {
             let days_left = security_end.days_since(on);
             if days_left <= ENDS_SOON_DAYS {
                 LifecycleStatus::EndsSoon {
@@ -767,7 +769,7 @@ impl LifecycleDb {
             }
         } else {
             match esu_end {
-                Some(e) if on <= e => LifecycleStatus::EsuOnly {
+                Some(e) if on < e => LifecycleStatus::EsuOnly {
                     security_end,
                     esu_end: e,
                 },

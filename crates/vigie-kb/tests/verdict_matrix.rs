@@ -261,13 +261,29 @@ fn lifecycle_dates_are_exact() {
             since: Some(d("2020-01-14"))
         }
     );
-    // the last day of support is still supported
-    let v = kb.lifecycle(&win7, d("2020-01-14"));
+    // the day before the end date is the last supported day; the end date
+    // is the first without free support ("ended on 2020-01-14")
+    let v = kb.lifecycle(&win7, d("2020-01-13"));
     assert_eq!(
         v.status,
         LifecycleStatus::EndsSoon {
             ends: d("2020-01-14"),
-            days_left: 0
+            days_left: 1
+        }
+    );
+    let v = kb.lifecycle(&win7, d("2020-01-14"));
+    assert_eq!(
+        v.status,
+        LifecycleStatus::EsuOnly {
+            security_end: d("2020-01-14"),
+            esu_end: d("2023-01-10")
+        }
+    );
+    let v = kb.lifecycle(&win7, d("2023-01-10"));
+    assert_eq!(
+        v.status,
+        LifecycleStatus::Eol {
+            since: Some(d("2020-01-14"))
         }
     );
     let xp = OsFacts {

@@ -136,6 +136,26 @@ impl Notifier {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Remembers that the opening of `key` was delivered on `route`, as a
+    /// dispatch does: its resolution then goes to that route. A watch that
+    /// restarts during an incident restores what it had stored this way,
+    /// so the end of an incident opened before the restart still reaches
+    /// the people who were told. False when there is no such route.
+    pub fn restore_delivered(&self, route: &str, key: &str) -> bool {
+        let Some(idx) = self.inner.routes.iter().position(|r| r.name == route) else {
+            return false;
+        };
+        let cap = self.inner.settings.max_tracked_keys;
+        let mut state = self.state();
+        match state.get_mut(idx) {
+            Some(st) => {
+                st.delivered.insert(key, cap);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Which routes an alert would go to now (rate limits aside). A
     /// resolved / recovered alert goes only where its opening was delivered
     /// and the route sends resolutions.

@@ -206,6 +206,48 @@ send_resolved = false
 }
 
 #[tokio::test]
+async fn a_restored_delivery_gets_its_resolution() {
+    let routes = r#"
+[[route]]
+name = "national"
+channel = "a"
+
+[[route]]
+name = "chu-x"
+channel = "b"
+establishments = ["CHU-X"]
+"#;
+    // a new process: nothing was dispatched by this notifier
+    let (rx, n) = setup(routes).await;
+    let mut resolved = alert(
+        "incident-41",
+        AlertKind::Resolved,
+        Severity::Major,
+        &["CHU-X"],
+        &[],
+    );
+    assert!(n.routes_for(&resolved).is_empty(), "nothing known yet");
+    // the previous run stored that the opening reached "national" only
+    assert!(n.restore_delivered("national", "incident-41"));
+    assert!(!n.restore_delivered("no-such-route", "incident-41"));
+    assert_eq!(n.routes_for(&resolved), vec!["national"]);
+    let d = n.dispatch_at(&resolved, T0).await;
+    assert_eq!(sent_routes(&d), vec!["national"]);
+    assert_eq!(rx.requests_to("/hook/a").len(), 1);
+    assert!(rx.requests_to("/hook/b").is_empty());
+    // ended: a second resolution goes nowhere
+    assert!(n.dispatch_at(&resolved, T0 + 1).await.is_empty());
+    // recoveries of single targets work the same way
+    resolved.key = "target:chu-x-portail".into();
+    resolved.kind = AlertKind::Recovered;
+    assert!(n.restore_delivered("chu-x", "target:chu-x-portail"));
+    assert_eq!(
+        sent_routes(&n.dispatch_at(&resolved, T0 + 2).await),
+        vec!["chu-x"]
+    );
+}
+
+#[tokio::test]
 async fn failed_target_then_recovered() {
     let routes = "[[route]]\nname = \"ops\"\nchannel = \"a\"\nmin_severity = \"major\"\n";
     let (rx, n) = setup(routes).await;

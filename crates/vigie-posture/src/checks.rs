@@ -33,6 +33,13 @@ pub trait Checks: Sync {
     /// Release day of the newest installed security update, with evidence.
     fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)>;
     fn kev_software(&self, facts: &HostFacts) -> CheckOutcome;
+    /// The days on which the `os-lifecycle` state of these facts changes
+    /// (support ending within a year, support ended, paid extended support
+    /// ended): the dates at which a finding opens or closes without any new
+    /// inventory. None by default.
+    fn os_lifecycle_changes(&self, _facts: &HostFacts) -> Vec<Day> {
+        Vec::new()
+    }
 }
 
 /// How many distinct software entries the KEV cache keeps before it is
@@ -199,6 +206,21 @@ impl Checks for KbChecks {
             Smb1Verdict::NotEnabled { evidence } => CheckOutcome::new("not-enabled", evidence),
             Smb1Verdict::Unknown => CheckOutcome::new("unknown", Evidence::new()),
         }
+    }
+
+    fn os_lifecycle_changes(&self, facts: &HostFacts) -> Vec<Day> {
+        let Some(os) = &facts.os else {
+            return Vec::new();
+        };
+        // the dates do not depend on the day asked about
+        let v = self.kb.lifecycle(os, Day::from_number(0));
+        let mut days = Vec::new();
+        if let Some(end) = v.security_end {
+            days.push(end.add_days(-vigie_kb::ENDS_SOON_DAYS));
+            days.push(end);
+        }
+        days.extend(v.esu_end);
+        days
     }
 
     fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)> {

@@ -188,6 +188,42 @@ impl<'a> Evaluation<'a> {
         }
     }
 
+    /// Adds to `days` every day on which a condition of `c` may change its
+    /// answer for these facts (the facts themselves unchanged).
+    fn change_days(&mut self, c: &Condition, days: &mut Vec<Day>) {
+        match c {
+            Condition::All(list) | Condition::Any(list) => {
+                for c in list {
+                    self.change_days(c, days);
+                }
+            }
+            Condition::Not(inner) => self.change_days(inner, days),
+            Condition::Check { check, .. } => {
+                if *check == CheckKind::OsLifecycle {
+                    days.extend(self.checks.os_lifecycle_changes(self.facts));
+                }
+            }
+            Condition::PatchAge { older_than_days } => {
+                if let Some((released, _)) = self.patch() {
+                    // the first day whose age exceeds the threshold
+                    let n = i32::try_from(*older_than_days).unwrap_or(i32::MAX - 1);
+                    days.push(released.add_days(n.saturating_add(1)));
+                }
+            }
+            Condition::StaleDays(n) => {
+                if let Some(newest) = self.facts.sources.iter().map(|s| s.last_observed).max() {
+                    let n = i32::try_from(*n).unwrap_or(i32::MAX - 1);
+                    days.push(Day::of_timestamp(newest).add_days(n.saturating_add(1)));
+                }
+            }
+            Condition::Fact { .. }
+            | Condition::Software { .. }
+            | Condition::HotfixPresent(_)
+            | Condition::HotfixMissing(_)
+            | Condition::FeatureEnabled(_) => {}
+        }
+    }
+
     /// Evaluates one rule; `Some` when it holds.
     pub fn rule(&mut self, rule: &Rule) -> Option<Finding> {
         let m = self.eval(&rule.when)?;
@@ -258,6 +294,22 @@ fn run_test(t: &Test, value: Option<&str>) -> bool {
 }
 
 impl RuleSet {
+    /// The first day after `after` on which the findings of these facts may
+    /// change with nothing but the date: support ending or ended, patches
+    /// passing their age threshold, a machine going silent. `None` when no
+    /// rule depends on the date for these facts. Every day on which
+    /// [`RuleSet::evaluate`] changes its answer (facts unchanged) is one of
+    /// the days this walks through, so evaluating on each of them finds
+    /// every change on the day it happens.
+    pub fn next_change(&self, facts: &HostFacts, after: Day, checks: &dyn Checks) -> Option<Day> {
+        let mut ev = Evaluation::new(facts, after, checks);
+        let mut days = Vec::new();
+        for r in self.rules() {
+            ev.change_days(&r.when, &mut days);
+        }
+        days.into_iter().filter(|d| *d > after).min()
+    }
+
     /// Evaluates every rule against a host on a day.
     pub fn evaluate(&self, facts: &HostFacts, on: Day, checks: &dyn Checks) -> Vec<Finding> {
         let mut ev = Evaluation::new(facts, on, checks);

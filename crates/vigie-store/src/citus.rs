@@ -59,6 +59,7 @@ pub const LAYOUT: &[(&str, Placement)] = &[
     ("api_tokens", Placement::Reference),
     ("sessions", Placement::Reference),
     ("audit_log", Placement::Reference),
+    ("installation_secrets", Placement::Reference),
 ];
 
 /// The statements that distribute a freshly migrated schema, one per

@@ -17,6 +17,7 @@ mod sql;
 pub mod testdb;
 pub mod testsuite;
 mod watch;
+mod watch_writer;
 
 pub use accounts::{
     ApiTokenRecord, AuditEntry, AuditFilter, NewApiToken, NewAuditEntry, NewUser, SessionRecord,
@@ -28,6 +29,8 @@ pub use watch::{
     UptimeRow, WatchEvent, WatchEventView, WatchGroup, WatchImport, WatchNotice, WatchSample,
     WatchStateRecord, WatchTarget, WatchTargetInput,
 };
+pub use watch::{WatchIncidentOp, WatchNoticeInput, WatchOpenIncident};
+pub use watch_writer::{Waiting, WatchWriter, WatchWriterConfig, WatchWriterStats};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -157,6 +160,10 @@ pub struct HostRecord {
     pub last_seen: Timestamp,
     pub sources: Vec<StoredSourceState>,
     pub open_findings: Vec<OpenFinding>,
+    /// The findings that were open at `last_seen`, the last observation:
+    /// what a change dated after it starts from once the projections made
+    /// from earlier facts are rewound ([`HostChange::rewind_after`]).
+    pub open_at_last_seen: Vec<OpenFinding>,
     /// Identity keys that point at this host.
     pub keys: Vec<String>,
 }
@@ -171,6 +178,13 @@ impl HostRecord {
             .map(|f| f.opened_at)
             .chain(self.last_closed)
             .fold(self.last_seen, Timestamp::max)
+    }
+
+    /// Findings opened or closed after the last observation: projections of
+    /// the facts then known (support ending, patches ageing), made up to
+    /// the time of an ingest or assessment.
+    pub fn has_projections(&self) -> bool {
+        self.latest_event() > self.last_seen
     }
 }
 
@@ -215,6 +229,11 @@ pub struct HostChange {
     pub updated: Vec<Finding>,
     /// Moves `last_seen` of every finding left open to `observed_at`.
     pub bump_open: bool,
+    /// Before anything else: the findings opened after this time are
+    /// deleted and those closed after it are open again. They were
+    /// projected from facts that a newer observation (or knowledge base)
+    /// replaces, and are computed again by the rest of the change.
+    pub rewind_after: Option<Timestamp>,
 }
 
 /// A finding as reads return it.
@@ -400,7 +419,8 @@ pub trait Store: Send + Sync {
     /// The newest recorded update per source, with its content.
     async fn kb_updates(&self) -> Result<Vec<(KbUpdateRecord, Vec<u8>)>>;
 
-    /// Removes all data (tests and demo only).
+    /// Removes all data (tests and demo only); the installation's
+    /// secrets stay.
     async fn reset(&self) -> Result<()>;
 
     // --- exposure watch -------------------------------------------------
@@ -458,6 +478,16 @@ pub trait Store: Send + Sync {
     ) -> Result<i64>;
     /// The newest notices (national register).
     async fn watch_notices(&self, limit: u64) -> Result<Vec<WatchNotice>>;
+    /// Reserves `count` (at least one) watch incident ids and returns the
+    /// first: no id is ever handed out twice over the life of the
+    /// database, so incident keys are unique across restarts and runners.
+    async fn allocate_watch_incident_ids(&self, count: u64) -> Result<i64>;
+    /// Applies changes to the open incidents of one watch runner (a name
+    /// for the process and its perimeter), in order, all or nothing.
+    async fn save_watch_incidents(&self, runner: &str, ops: &[WatchIncidentOp]) -> Result<()>;
+    /// The open incidents of one runner, by key, with their members and
+    /// the routes their opening reached.
+    async fn watch_open_incidents(&self, runner: &str) -> Result<Vec<WatchOpenIncident>>;
 
     // --- accounts, tokens, sessions, audit (national reference data) ---
 
@@ -525,6 +555,12 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64>;
     /// Audit entries, newest first (by id).
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    /// The installation secret stored under `name`, storing `candidate`
+    /// (fresh random bytes, not empty) first if there is none: every
+    /// handle and process gets the first value stored, whoever races.
+    /// Kept by [`Store::reset`].
+    async fn installation_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
 }
 
 /// One ingest transaction. Dropping it without [`StoreTx::commit`] rolls back.

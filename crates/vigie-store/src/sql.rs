@@ -1421,6 +1421,22 @@ impl Store for SqlStore {
         self.w_notices(limit).await
     }
 
+    async fn allocate_watch_incident_ids(&self, count: u64) -> Result<i64> {
+        self.w_allocate_incident_ids(count).await
+    }
+
+    async fn save_watch_incidents(
+        &self,
+        runner: &str,
+        ops: &[crate::WatchIncidentOp],
+    ) -> Result<()> {
+        self.w_save_incidents(runner, ops).await
+    }
+
+    async fn watch_open_incidents(&self, runner: &str) -> Result<Vec<crate::WatchOpenIncident>> {
+        self.w_open_incidents(runner).await
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<UserRecord> {
         self.a_create_user(user).await
     }
@@ -1515,6 +1531,10 @@ impl Store for SqlStore {
         self.a_audit(filter).await
     }
 
+    async fn installation_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.a_installation_secret(name, candidate).await
+    }
+
     async fn reset(&self) -> Result<()> {
         let mut tx = self.write().await?;
         for t in [
@@ -1523,6 +1543,9 @@ impl Store for SqlStore {
             "users",
             "audit_log",
             "watch_notices",
+            "watch_incident_deliveries",
+            "watch_incident_members",
+            "watch_incidents",
             "watch_daily",
             "watch_events",
             "watch_samples",
@@ -2005,6 +2028,7 @@ impl StoreTx for SqlTx {
                     last_seen: ts(r.try_get(4)?),
                     sources: Vec::new(),
                     open_findings: Vec::new(),
+                    open_at_last_seen: Vec::new(),
                     keys: Vec::new(),
                 });
             }
@@ -2021,8 +2045,12 @@ impl StoreTx for SqlTx {
                     out[i].sources.push(state);
                 }
             }
+            // open now, or closed after the machine's last observation (a
+            // projection that a newer observation may rewind)
+            let on_est_f = on_est.replace("est_id IN", "f.est_id IN");
             let rows = q(format!(
-                "SELECT * FROM findings WHERE {on_est}host_id IN ({list}) AND closed_at IS NULL"
+                "SELECT f.* FROM findings f JOIN hosts h ON h.est_id = f.est_id AND h.id = f.host_id \
+                 WHERE {on_est_f}f.host_id IN ({list}) AND (f.closed_at IS NULL OR f.closed_at > h.last_seen)"
             ))
             .fetch_all(&mut *self.tx)
             .await?;
@@ -2059,7 +2087,7 @@ impl StoreTx for SqlTx {
                     .ok_or_else(|| corrupt("findings", format!("evidence {ev_id} missing")))?;
                 let (hid, f) = finding_with_evidence(&r, evidence)?;
                 if let Some(&i) = index.get(&hid) {
-                    out[i].open_findings.push(OpenFinding {
+                    let open = OpenFinding {
                         opened_at: f.first_seen,
                         finding: Finding {
                             rule: f.rule,
@@ -2067,7 +2095,14 @@ impl StoreTx for SqlTx {
                             status: f.status,
                             evidence: f.evidence,
                         },
-                    });
+                    };
+                    let host = &mut out[i];
+                    if open.opened_at <= host.last_seen {
+                        host.open_at_last_seen.push(open.clone());
+                    }
+                    if f.resolved_at.is_none() {
+                        host.open_findings.push(open);
+                    }
                 }
             }
         }
@@ -2240,6 +2275,40 @@ impl StoreTx for SqlTx {
         for c in changes {
             let est = self.est_id(c.establishment.as_ref())?;
             self.host_est.insert(c.host_id, est);
+        }
+        // 0. projections a newer observation replaces: per establishment and
+        // time, one statement for every machine
+        let mut rewinds: BTreeMap<(i64, i64), Vec<i64>> = BTreeMap::new();
+        for c in changes {
+            if let Some(t) = c.rewind_after {
+                let est = match &c.previous_establishment {
+                    Some(prev) => self.est_id(prev.as_ref())?,
+                    None => self.est_id(c.establishment.as_ref())?,
+                };
+                rewinds
+                    .entry((est, t.as_second()))
+                    .or_default()
+                    .push(c.host_id);
+            }
+        }
+        for ((est, t), hosts) in rewinds {
+            for chunk in hosts.chunks(CHUNK * 4) {
+                let list = id_list(chunk);
+                q(format!(
+                    "DELETE FROM findings WHERE est_id = $1 AND host_id IN ({list}) AND opened_at > $2"
+                ))
+                .bind(est)
+                .bind(t)
+                .execute(&mut *self.tx)
+                .await?;
+                q(format!(
+                    "UPDATE findings SET closed_at = NULL WHERE est_id = $1 AND host_id IN ({list}) AND closed_at > $2"
+                ))
+                .bind(est)
+                .bind(t)
+                .execute(&mut *self.tx)
+                .await?;
+            }
         }
         // 1. re-attributed hosts move with all their rows
         for c in changes {

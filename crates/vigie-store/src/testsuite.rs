@@ -148,6 +148,7 @@ fn change(
         closed: closed.into_iter().map(rule).collect(),
         updated: vec![],
         bump_open: true,
+        rewind_after: None,
     }
 }
 
@@ -226,6 +227,12 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         }),
         ("watch_history_and_uptime", |s| {
             Box::pin(watch_history_and_uptime(s))
+        }),
+        ("watch_incidents_survive_restarts", |s| {
+            Box::pin(watch_incidents_survive_restarts(s))
+        }),
+        ("watch_changes_of_one_second_are_all_kept", |s| {
+            Box::pin(watch_changes_of_one_second_are_all_kept(s))
         }),
         ("users_are_unique_and_can_be_disabled", |s| {
             Box::pin(users_are_unique_and_can_be_disabled(s))
@@ -1752,6 +1759,225 @@ async fn watch_history_and_uptime(store: &dyn Store) -> CaseResult {
     Ok(())
 }
 
+/// Two state changes of one target in the same second, written by two
+/// batches (`watch once` run twice in a second), are both kept, in order.
+async fn watch_changes_of_one_second_are_all_kept(store: &dyn Store) -> CaseResult {
+    tryc!(
+        store
+            .upsert_watch_targets(&[target("portal", None, "https://portal.example/")])
+            .await
+    );
+    let all = tryc!(store.watch_targets(&Scope::National, false).await);
+    let id = all.first().map(|t| t.id).ok_or("listed")?;
+    let ev = |from: &str, to: &str| WatchEvent {
+        target_id: id,
+        at: 1_800_000_000,
+        from: from.into(),
+        to: to.into(),
+        detail: format!("[{{\"kind\":\"{to}\"}}]"),
+    };
+    tryc!(store.record_watch(&[], &[ev("pending", "up")]).await);
+    tryc!(
+        store
+            .record_watch(&[], &[ev("up", "degraded"), ev("degraded", "down")])
+            .await
+    );
+    let evs = tryc!(store.watch_events(&Scope::National, 0, 10).await);
+    let seen: Vec<(&str, &str)> = evs
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    check!(
+        seen == [("degraded", "down"), ("up", "degraded"), ("pending", "up")],
+        "every change kept, newest first: {seen:?}"
+    );
+    Ok(())
+}
+
+/// Open incidents of the watch: kept per runner with their members and
+/// the routes their opening reached, until they end; ids never repeat.
+async fn watch_incidents_survive_restarts(store: &dyn Store) -> CaseResult {
+    use crate::WatchIncidentOp as Op;
+    let first = tryc!(store.allocate_watch_incident_ids(64).await);
+    let second = tryc!(store.allocate_watch_incident_ids(1).await);
+    let third = tryc!(store.allocate_watch_incident_ids(0).await);
+    check!(first >= 1, "ids start at 1: {first}");
+    check!(
+        second >= first + 64 && third > second,
+        "a block is never handed out again: {first}, {second}, {third}"
+    );
+    let members = |names: &[&str]| -> Vec<(String, String)> {
+        names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    format!("{{\"target\":\"{n}\",\"status\":\"down\"}}"),
+                )
+            })
+            .collect()
+    };
+    tryc!(
+        store
+            .save_watch_incidents(
+                "national",
+                &[
+                    Op::Save {
+                        key: "incident-7".into(),
+                        data: "{\"announced\":false}".into(),
+                        members: members(&["a", "b", "c"]),
+                        removed: vec![],
+                        at: 100,
+                    },
+                    // delivered after it was saved, in the same call
+                    Op::Delivered {
+                        key: "incident-7".into(),
+                        routes: vec!["national".into(), "region-r1".into()],
+                        at: 101,
+                    },
+                    // an incident that is not open: ignored
+                    Op::Delivered {
+                        key: "incident-99".into(),
+                        routes: vec!["national".into()],
+                        at: 101,
+                    },
+                    Op::Save {
+                        key: "target:lone".into(),
+                        data: "{\"since\":90}".into(),
+                        members: members(&["lone"]),
+                        removed: vec![],
+                        at: 102,
+                    },
+                ],
+            )
+            .await
+    );
+    // it grows, a member changes, one came back before the notice
+    tryc!(
+        store
+            .save_watch_incidents(
+                "national",
+                &[
+                    Op::Save {
+                        key: "incident-7".into(),
+                        data: "{\"announced\":true}".into(),
+                        members: vec![("b".into(), "{\"status\":\"defaced\"}".into())]
+                            .into_iter()
+                            .chain(members(&["d"]))
+                            .collect(),
+                        removed: vec!["c".into()],
+                        at: 110,
+                    },
+                    // delivered twice on a route: kept once
+                    Op::Delivered {
+                        key: "incident-7".into(),
+                        routes: vec!["national".into()],
+                        at: 111,
+                    },
+                ],
+            )
+            .await
+    );
+    // another runner's incident
+    tryc!(
+        store
+            .save_watch_incidents(
+                "region:NW",
+                &[Op::Save {
+                    key: "incident-8".into(),
+                    data: "{}".into(),
+                    members: members(&["x"]),
+                    removed: vec![],
+                    at: 100,
+                }],
+            )
+            .await
+    );
+    let open = tryc!(store.watch_open_incidents("national").await);
+    let keys: Vec<&str> = open.iter().map(|i| i.key.as_str()).collect();
+    check!(keys == ["incident-7", "target:lone"], "open: {keys:?}");
+    let inc = &open[0];
+    check!(
+        inc.data == "{\"announced\":true}" && inc.updated_at == 110,
+        "the latest record: {inc:?}"
+    );
+    let names: Vec<&str> = inc.members.iter().map(|(n, _)| n.as_str()).collect();
+    check!(names == ["a", "b", "d"], "members {names:?}");
+    check!(
+        inc.members[1].1.contains("defaced"),
+        "a changed member is replaced: {:?}",
+        inc.members[1]
+    );
+    check!(
+        inc.routes == ["national", "region-r1"],
+        "routes {:?}",
+        inc.routes
+    );
+    check!(
+        open[1].routes.is_empty(),
+        "the lone failure reached no route"
+    );
+    let nw = tryc!(store.watch_open_incidents("region:NW").await);
+    check!(
+        nw.len() == 1 && nw[0].key == "incident-8",
+        "each runner sees its own: {nw:?}"
+    );
+    check!(
+        tryc!(store.watch_open_incidents("nobody").await).is_empty(),
+        "an unknown runner has none"
+    );
+
+    // it ends: forgotten with its members and deliveries
+    tryc!(
+        store
+            .save_watch_incidents(
+                "national",
+                &[
+                    Op::Close {
+                        key: "incident-7".into(),
+                    },
+                    // a delivery recorded after the end is ignored
+                    Op::Delivered {
+                        key: "incident-7".into(),
+                        routes: vec!["late".into()],
+                        at: 120,
+                    },
+                ],
+            )
+            .await
+    );
+    let open = tryc!(store.watch_open_incidents("national").await);
+    let keys: Vec<&str> = open.iter().map(|i| i.key.as_str()).collect();
+    check!(keys == ["target:lone"], "after the end: {keys:?}");
+    // the same key saved again starts empty (nothing left behind)
+    tryc!(
+        store
+            .save_watch_incidents(
+                "national",
+                &[Op::Save {
+                    key: "incident-7".into(),
+                    data: "{}".into(),
+                    members: vec![],
+                    removed: vec![],
+                    at: 130,
+                }],
+            )
+            .await
+    );
+    let open = tryc!(store.watch_open_incidents("national").await);
+    let again = open
+        .iter()
+        .find(|i| i.key == "incident-7")
+        .ok_or("saved again")?;
+    check!(
+        again.members.is_empty() && again.routes.is_empty(),
+        "no members or deliveries left from before: {again:?}"
+    );
+    // nothing to do
+    tryc!(store.save_watch_incidents("national", &[]).await);
+    Ok(())
+}
+
 // --- accounts, tokens, sessions, audit ------------------------------------
 
 fn secs(n: i64) -> Timestamp {
@@ -2363,6 +2589,41 @@ pub async fn run_two_handles(a: &dyn Store, b: &dyn Store) -> CaseResult {
             )
         })?;
     tryc!(a.reset().await);
+    installation_secrets_are_shared(a, b)
+        .await
+        .map_err(|e| format!("[{}] installation_secrets_are_shared: {e}", a.backend()))?;
+    Ok(())
+}
+
+/// Two handles (two processes) asking for the same installation secret at
+/// once, each with its own fresh candidate, get one and the same value,
+/// ever after; another name is another secret; a reset keeps them.
+async fn installation_secrets_are_shared(a: &dyn Store, b: &dyn Store) -> CaseResult {
+    // a name of its own per run: secrets outlive resets
+    let name = format!("conformance-{}", jiff::Timestamp::now().as_nanosecond());
+    let (ca, cb) = (vec![0xa5u8; 32], vec![0x5au8; 32]);
+    let (x, y) = tokio::join!(
+        a.installation_secret(&name, &ca),
+        b.installation_secret(&name, &cb)
+    );
+    let (x, y) = (tryc!(x), tryc!(y));
+    check!(x == y, "both handles get the same secret: {x:?} vs {y:?}");
+    check!(x == ca || x == cb, "the secret is one of the candidates");
+    // later calls, whatever their candidate, read the first one stored
+    for (s, c) in [(a, vec![1u8; 32]), (b, vec![2u8; 32])] {
+        let again = tryc!(s.installation_secret(&name, &c).await);
+        check!(again == x, "the secret never changes: {again:?}");
+    }
+    let other = tryc!(b.installation_secret(&format!("{name}-other"), &cb).await);
+    check!(other == cb, "another name is another secret");
+    let empty = a.installation_secret(&format!("{name}-empty"), &[]).await;
+    check!(
+        matches!(empty, Err(StoreError::Invalid(_))),
+        "an empty secret is refused: {empty:?}"
+    );
+    tryc!(a.reset().await);
+    let kept = tryc!(b.installation_secret(&name, &cb).await);
+    check!(kept == x, "a reset keeps the secret");
     Ok(())
 }
 

@@ -160,3 +160,54 @@ pub struct WatchNotice {
     /// Deliveries, JSON.
     pub deliveries: String,
 }
+
+/// A change of the open incidents a watch runner keeps across restarts.
+/// `key` is the key of the incident's notices ("incident-12", or
+/// "target:NAME" for a failure notified on its own); the JSON is written
+/// by `vigie-watch` and opaque here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WatchIncidentOp {
+    /// Creates or replaces the incident's record, adds or replaces these
+    /// members (target name, JSON) and deletes the removed ones.
+    Save {
+        key: String,
+        data: String,
+        members: Vec<(String, String)>,
+        removed: Vec<String>,
+        at: i64,
+    },
+    /// Its opening (or a digest) was delivered on these routes. Ignored
+    /// when the incident is not open (it ended meanwhile).
+    Delivered {
+        key: String,
+        routes: Vec<String>,
+        at: i64,
+    },
+    /// It ended: forgets it, its members and its deliveries.
+    Close { key: String },
+}
+
+/// An open incident as stored, to resume after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchOpenIncident {
+    pub key: String,
+    /// The incident's record, JSON.
+    pub data: String,
+    pub updated_at: i64,
+    /// (target name, JSON), by name.
+    pub members: Vec<(String, String)>,
+    /// Routes its opening reached, by name.
+    pub routes: Vec<String>,
+}
+
+/// A notice to append to the register (see [`crate::Store::record_watch_notice`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchNoticeInput {
+    pub at: i64,
+    pub kind: String,
+    pub incident_key: String,
+    /// The notice, JSON.
+    pub payload: String,
+    /// Deliveries, JSON.
+    pub deliveries: String,
+}

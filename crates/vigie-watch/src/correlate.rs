@@ -13,10 +13,20 @@
 //! - [`Correlator::record`], the declared transitions of each target's
 //!   state machine: a lone failure is notified only once declared, and a
 //!   member of an incident counts as failing until it is declared up again.
+//!
+//! Open incidents and lone failures outlive the process: the runner stores
+//! what [`Correlator::take_changes`] reports and hands it back to
+//! [`Correlator::resume`] after a restart, so an incident is neither
+//! announced twice nor left without its end. Incident ids come from the
+//! caller ([`Correlator::grant_ids`]), which takes them from a store that
+//! never hands the same id out twice.
+//!
+//! Times are unix seconds, as the runner's clock gives them (whole
+//! seconds): a failure seen "at 12" happened within [12, 13).
 
 use crate::state::{Status, Transition};
-use serde::Serialize;
-use std::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Where a target sits, for grouping and routing.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -31,7 +41,7 @@ pub struct TargetInfo {
 }
 
 /// What an incident covers, most specific first.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
 pub enum GroupScope {
     Address(String),
@@ -96,6 +106,10 @@ pub struct Config {
     /// Time from the first failure of a mass event to its opening notice,
     /// so that the notice lists everything that fell within one probe
     /// interval rather than the first few. Set it to the probe interval.
+    /// Counted from the end of the second the first failure was seen in:
+    /// the notice goes out at the first tick after `began + gather`, so a
+    /// failure seen less than `gather` seconds after the first (in real
+    /// time) is always in it, whatever the phase of the ticks.
     pub gather: i64,
 }
 
@@ -112,7 +126,7 @@ impl Default for Config {
 }
 
 /// A member of an incident as listed in its notices.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub target: String,
     pub status: Status,
@@ -182,12 +196,91 @@ impl Notice {
         match self {
             Notice::IncidentOpened { incident, .. }
             | Notice::IncidentGrew { incident, .. }
-            | Notice::IncidentResolved { incident, .. } => format!("incident-{incident}"),
+            | Notice::IncidentResolved { incident, .. } => incident_key(*incident),
             Notice::TargetFailed { target, .. } | Notice::TargetRecovered { target, .. } => {
-                format!("target:{}", target.target)
+                target_key(&target.target)
             }
             Notice::CanaryLost { .. } | Notice::CanaryRestored { .. } => "canary".into(),
         }
+    }
+}
+
+/// What is kept of an open incident between runs (its members are kept
+/// one by one, see [`Change::Incident`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub id: u64,
+    pub scope: GroupScope,
+    /// When its first member failed.
+    pub began: i64,
+    /// The opening notice has gone out.
+    pub announced: bool,
+    /// When the last notice (opening or digest) went out.
+    pub last_notice: i64,
+    /// Members that joined since the last notice (for the next digest).
+    pub unreported: Vec<String>,
+}
+
+impl IncidentRecord {
+    /// The key its notices share ("incident-12").
+    pub fn key(&self) -> String {
+        incident_key(self.id)
+    }
+}
+
+/// The key of an incident's notices.
+pub fn incident_key(id: u64) -> String {
+    format!("incident-{id}")
+}
+
+/// The key of a lone failure's notices.
+pub fn target_key(target: &str) -> String {
+    format!("target:{target}")
+}
+
+/// A change of what must survive a restart, from
+/// [`Correlator::take_changes`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Change {
+    /// An incident was opened or changed: store the record, these members
+    /// (new or changed) and forget the removed ones.
+    Incident {
+        record: IncidentRecord,
+        members: Vec<Member>,
+        removed: Vec<String>,
+    },
+    /// An incident ended (its resolution, if it was announced, is among the
+    /// notices of the same tick).
+    IncidentClosed { id: u64 },
+    /// A failure was notified on its own (or its status changed).
+    Lone { member: Member, since: i64 },
+    /// A failure notified on its own ended.
+    LoneClosed { target: String },
+}
+
+impl Change {
+    /// The key of the notices concerned.
+    pub fn key(&self) -> String {
+        match self {
+            Change::Incident { record, .. } => record.key(),
+            Change::IncidentClosed { id } => incident_key(*id),
+            Change::Lone { member, .. } => target_key(&member.target),
+            Change::LoneClosed { target } => target_key(target),
+        }
+    }
+}
+
+/// Incident ids: process-local from 1 ([`Correlator::new`]: tests, `watch
+/// once`), or the blocks granted by the caller, `[first, end)`.
+#[derive(Debug)]
+enum Ids {
+    Local(u64),
+    Granted(VecDeque<(u64, u64)>),
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids::Local(1)
     }
 }
 
@@ -224,6 +317,23 @@ struct Incident {
     announced: bool,
     unreported: Vec<String>,
     last_notice: i64,
+    /// Resumed after a restart at this time: an incident not announced
+    /// yet gathers again for one `gather`, so that every member is probed
+    /// again before the notice lists it.
+    resumed_at: Option<i64>,
+}
+
+impl Incident {
+    fn record(&self, id: u64) -> IncidentRecord {
+        IncidentRecord {
+            id,
+            scope: self.scope.clone(),
+            began: self.began,
+            announced: self.announced,
+            last_notice: self.last_notice,
+            unreported: self.unreported.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -231,22 +341,211 @@ pub struct Correlator {
     cfg: Config,
     failing: BTreeMap<String, Failing>,
     incidents: BTreeMap<u64, Incident>,
-    next_id: u64,
+    ids: Ids,
     recovered_alone: Vec<(Member, i64)>,
     canary_down: bool,
+    /// What [`Correlator::take_changes`] last reported, to report only
+    /// differences.
+    persisted: BTreeMap<u64, (IncidentRecord, BTreeMap<String, Member>)>,
+    persisted_lone: BTreeMap<String, (Member, i64)>,
 }
 
 impl Correlator {
     pub fn new(cfg: Config) -> Self {
         Correlator {
             cfg,
-            next_id: 1,
             ..Default::default()
         }
     }
 
     pub fn config(&self) -> Config {
         self.cfg
+    }
+
+    /// Gives the correlator ids `[first, first + count)` for its next
+    /// incidents. From the first grant on it uses granted ids only, and an
+    /// incident due while none is left opens at a later tick, once more are
+    /// granted. Grant before the first tick.
+    pub fn grant_ids(&mut self, first: u64, count: u64) {
+        if matches!(self.ids, Ids::Local(_)) {
+            self.ids = Ids::Granted(VecDeque::new());
+        }
+        if let Ids::Granted(q) = &mut self.ids
+            && count > 0
+        {
+            q.push_back((first, first.saturating_add(count)));
+        }
+    }
+
+    /// Granted ids not used yet (`u64::MAX` with process-local ids).
+    pub fn ids_left(&self) -> u64 {
+        match &self.ids {
+            Ids::Local(_) => u64::MAX,
+            Ids::Granted(q) => q.iter().map(|(a, b)| b.saturating_sub(*a)).sum(),
+        }
+    }
+
+    fn next_id(&mut self) -> Option<u64> {
+        match &mut self.ids {
+            Ids::Local(n) => {
+                let id = *n;
+                *n += 1;
+                Some(id)
+            }
+            Ids::Granted(q) => loop {
+                let (first, end) = q.front_mut()?;
+                if *first < *end {
+                    let id = *first;
+                    *first += 1;
+                    return Some(id);
+                }
+                q.pop_front();
+            },
+        }
+    }
+
+    /// Takes back, after a restart, the incidents and lone failures a
+    /// previous run left open (as stored from [`Correlator::take_changes`]).
+    /// `lookup` gives the description and declared status of a target this
+    /// runner watches (`None`: not watched any more). Until a probe says
+    /// otherwise, every member still watched counts as failing, so an
+    /// incident ends only once its members were probed again and came
+    /// back, and then its resolution goes out; members no longer watched
+    /// no longer count.
+    pub fn resume(
+        &mut self,
+        incidents: Vec<(IncidentRecord, Vec<Member>)>,
+        lone: Vec<(Member, i64)>,
+        lookup: impl Fn(&str) -> Option<(TargetInfo, Status)>,
+        now: i64,
+    ) {
+        for (record, members) in incidents {
+            let id = record.id;
+            if let Ids::Local(n) = &mut self.ids {
+                *n = (*n).max(id.saturating_add(1));
+            }
+            let members: BTreeMap<String, Member> =
+                members.into_iter().map(|m| (m.target.clone(), m)).collect();
+            for m in members.values() {
+                if let Some((info, declared)) = lookup(&m.target) {
+                    self.failing.insert(
+                        m.target.clone(),
+                        Failing {
+                            info,
+                            status: m.status,
+                            since: record.began,
+                            raw: true,
+                            declared: declared.is_failure(),
+                            incident: Some(id),
+                            notified_alone: false,
+                        },
+                    );
+                }
+            }
+            self.persisted.insert(id, (record.clone(), members.clone()));
+            self.incidents.insert(
+                id,
+                Incident {
+                    scope: record.scope,
+                    members,
+                    began: record.began,
+                    announced: record.announced,
+                    unreported: record.unreported,
+                    last_notice: record.last_notice,
+                    resumed_at: Some(now),
+                },
+            );
+        }
+        for (m, since) in lone {
+            if let Some(f) = self.failing.get_mut(&m.target) {
+                // notified alone, then joined an incident
+                f.notified_alone = true;
+                f.since = since;
+            } else if let Some((info, declared)) = lookup(&m.target) {
+                self.failing.insert(
+                    m.target.clone(),
+                    Failing {
+                        info,
+                        status: m.status,
+                        since,
+                        raw: true,
+                        declared: declared.is_failure(),
+                        incident: None,
+                        notified_alone: true,
+                    },
+                );
+            }
+            self.persisted_lone.insert(m.target.clone(), (m, since));
+        }
+    }
+
+    /// What changed in the open incidents and lone failures since the last
+    /// call: store it to resume after a restart. Call it after each tick.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        let mut out = Vec::new();
+        let closed: Vec<u64> = self
+            .persisted
+            .keys()
+            .filter(|id| !self.incidents.contains_key(id))
+            .copied()
+            .collect();
+        for id in closed {
+            self.persisted.remove(&id);
+            out.push(Change::IncidentClosed { id });
+        }
+        for (id, inc) in &self.incidents {
+            let record = inc.record(*id);
+            let (members, removed) = match self.persisted.get(id) {
+                Some((before, known)) => {
+                    let members: Vec<Member> = inc
+                        .members
+                        .iter()
+                        .filter(|(k, m)| known.get(*k) != Some(*m))
+                        .map(|(_, m)| m.clone())
+                        .collect();
+                    let removed: Vec<String> = known
+                        .keys()
+                        .filter(|k| !inc.members.contains_key(*k))
+                        .cloned()
+                        .collect();
+                    if *before == record && members.is_empty() && removed.is_empty() {
+                        continue;
+                    }
+                    (members, removed)
+                }
+                None => (inc.members.values().cloned().collect(), Vec::new()),
+            };
+            self.persisted
+                .insert(*id, (record.clone(), inc.members.clone()));
+            out.push(Change::Incident {
+                record,
+                members,
+                removed,
+            });
+        }
+        let lone: BTreeMap<String, (Member, i64)> = self
+            .failing
+            .values()
+            .filter(|f| f.notified_alone)
+            .map(|f| (f.info.id.clone(), (f.member(), f.since)))
+            .collect();
+        for target in self.persisted_lone.keys() {
+            if !lone.contains_key(target) {
+                out.push(Change::LoneClosed {
+                    target: target.clone(),
+                });
+            }
+        }
+        for (target, v) in &lone {
+            if self.persisted_lone.get(target) != Some(v) {
+                out.push(Change::Lone {
+                    member: v.0.clone(),
+                    since: v.1,
+                });
+            }
+        }
+        self.persisted_lone = lone;
+        out
     }
 
     fn join_open_incident(&mut self, id: &str) {
@@ -407,40 +706,78 @@ impl Correlator {
                 .iter()
                 .map(|f| (f.info.id.clone(), f.member()))
                 .collect();
-            let id = self.next_id;
-            self.next_id += 1;
-            for m in members.keys() {
-                if let Some(f) = self.failing.get_mut(m) {
-                    f.incident = Some(id);
-                }
-            }
-            self.incidents.insert(
-                id,
-                Incident {
-                    scope,
-                    members,
-                    began,
-                    announced: false,
-                    unreported: Vec::new(),
-                    last_notice: now,
-                },
-            );
-            // failures elsewhere in its scope join it
-            let others: Vec<String> = self
-                .failing
-                .iter()
-                .filter(|(_, f)| f.incident.is_none() && !f.notified_alone)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in others {
-                self.join_open_incident(&k);
+            // without an id (none granted yet) it opens at a later tick
+            if let Some(id) = self.next_id() {
+                self.open(id, scope, members, began, now);
             }
         }
         // 2. incidents: announce once gathered, digest, resolve
+        out.extend(self.announce_digest_resolve(now));
+        // 3. lone declared failures past the hold time
+        for f in self.failing.values_mut() {
+            if f.declared
+                && f.incident.is_none()
+                && !f.notified_alone
+                && f.since + self.cfg.hold <= now
+            {
+                f.notified_alone = true;
+                out.push(Notice::TargetFailed {
+                    target: f.member(),
+                    since: f.since,
+                    at: now,
+                });
+            }
+        }
+        for (target, at) in self.recovered_alone.drain(..) {
+            out.push(Notice::TargetRecovered { target, at });
+        }
+        out
+    }
+
+    fn open(
+        &mut self,
+        id: u64,
+        scope: GroupScope,
+        members: BTreeMap<String, Member>,
+        began: i64,
+        now: i64,
+    ) {
+        for m in members.keys() {
+            if let Some(f) = self.failing.get_mut(m) {
+                f.incident = Some(id);
+            }
+        }
+        self.incidents.insert(
+            id,
+            Incident {
+                scope,
+                members,
+                began,
+                announced: false,
+                unreported: Vec::new(),
+                last_notice: now,
+                resumed_at: None,
+            },
+        );
+        // failures elsewhere in its scope join it
+        let others: Vec<String> = self
+            .failing
+            .iter()
+            .filter(|(_, f)| f.incident.is_none() && !f.notified_alone)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in others {
+            self.join_open_incident(&k);
+        }
+    }
+
+    /// Incidents: announce once gathered, digest, resolve.
+    fn announce_digest_resolve(&mut self, now: i64) -> Vec<Notice> {
+        let mut out = Vec::new();
         let mut resolved = Vec::new();
         let ids: Vec<u64> = self.incidents.keys().copied().collect();
         for id in ids {
-            let failing_members: Vec<String> = match self.incidents.get(&id) {
+            let failing_members: BTreeSet<String> = match self.incidents.get(&id) {
                 Some(inc) => inc
                     .members
                     .keys()
@@ -457,7 +794,10 @@ impl Correlator {
                 continue;
             }
             if !inc.announced {
-                if now < inc.began + self.cfg.gather {
+                // strictly after: `began` is the start of the second the
+                // first failure was seen in, and so is `now` of the tick
+                let start = inc.began.max(inc.resumed_at.unwrap_or(i64::MIN));
+                if now <= start.saturating_add(self.cfg.gather) {
                     continue;
                 }
                 // members that came back before the notice are not listed
@@ -506,24 +846,6 @@ impl Correlator {
                     at: now,
                 });
             }
-        }
-        // 3. lone declared failures past the hold time
-        for f in self.failing.values_mut() {
-            if f.declared
-                && f.incident.is_none()
-                && !f.notified_alone
-                && f.since + self.cfg.hold <= now
-            {
-                f.notified_alone = true;
-                out.push(Notice::TargetFailed {
-                    target: f.member(),
-                    since: f.since,
-                    at: now,
-                });
-            }
-        }
-        for (target, at) in self.recovered_alone.drain(..) {
-            out.push(Notice::TargetRecovered { target, at });
         }
         out
     }

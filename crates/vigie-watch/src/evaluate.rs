@@ -131,6 +131,12 @@ pub enum Reason {
     Learning {
         fetches: usize,
     },
+    /// The service answered as expected: the reason of a declared change
+    /// to a good state (a recovery, a first probe), which has no other.
+    Answered {
+        status: Option<u16>,
+        ms: u64,
+    },
 }
 
 /// A notable one-off change, reported at once (not a lasting state).

@@ -21,6 +21,9 @@ pub enum Observed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// Not probed yet: nothing is known, neither up nor down. The first
+    /// probe result is declared at once.
+    Pending,
     Up,
     Degraded,
     Changed,
@@ -43,6 +46,7 @@ impl Observed {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Pending => "pending",
             Status::Up => "up",
             Status::Degraded => "degraded",
             Status::Changed => "changed",
@@ -53,6 +57,7 @@ impl Status {
 
     pub fn parse(s: &str) -> Option<Status> {
         Some(match s {
+            "pending" => Status::Pending,
             "up" => Status::Up,
             "degraded" => Status::Degraded,
             "changed" => Status::Changed,
@@ -113,10 +118,12 @@ pub struct TargetState {
 }
 
 impl TargetState {
-    /// A target starts up: the first failures must still cross the threshold.
+    /// A target starts pending: nothing is known of it until its first
+    /// probe result, which is declared at once (there is no earlier state
+    /// to protect from flapping).
     pub fn new(at: i64) -> Self {
         TargetState {
-            status: Status::Up,
+            status: Status::Pending,
             since: at,
             candidate: None,
             streak: 0,
@@ -125,9 +132,12 @@ impl TargetState {
 
     /// Feeds one observation; returns the transition it confirms, if any.
     /// A defacement is declared at once: content seen once is evidence,
-    /// unlike a timeout.
+    /// unlike a timeout. So is the first result of a pending target.
     pub fn observe(&mut self, o: Observed, at: i64, t: Thresholds) -> Option<Transition> {
         let seen = Status::of(o);
+        if self.status == Status::Pending {
+            return Some(self.declare(seen, at));
+        }
         if seen == self.status {
             self.candidate = None;
             self.streak = 0;
@@ -149,6 +159,10 @@ impl TargetState {
         if self.streak < needed {
             return None;
         }
+        Some(self.declare(seen, at))
+    }
+
+    fn declare(&mut self, seen: Status, at: i64) -> Transition {
         let tr = Transition {
             from: self.status,
             to: seen,
@@ -158,7 +172,7 @@ impl TargetState {
         self.since = at;
         self.candidate = None;
         self.streak = 0;
-        Some(tr)
+        tr
     }
 }
 
@@ -166,8 +180,15 @@ impl TargetState {
 mod tests {
     use super::*;
 
-    fn run(seq: &[Observed], t: Thresholds) -> Vec<(Status, Status, i64)> {
+    /// A target already declared up (its first probe answered).
+    fn up() -> TargetState {
         let mut s = TargetState::new(0);
+        s.observe(Observed::Up, 0, Thresholds::default());
+        s
+    }
+
+    fn run(seq: &[Observed], t: Thresholds) -> Vec<(Status, Status, i64)> {
+        let mut s = up();
         seq.iter()
             .enumerate()
             .filter_map(|(i, o)| s.observe(*o, i as i64, t))
@@ -176,6 +197,35 @@ mod tests {
     }
 
     use Observed::*;
+
+    #[test]
+    fn a_target_is_pending_until_its_first_result_which_is_declared_at_once() {
+        let t = Thresholds::default();
+        let mut s = TargetState::new(5);
+        assert_eq!(s.status, Status::Pending);
+        assert!(!s.status.is_failure());
+        // never answered: down at once, not "up since" its creation
+        assert_eq!(
+            s.observe(Down, 10, t),
+            Some(Transition {
+                from: Status::Pending,
+                to: Status::Down,
+                at: 10
+            })
+        );
+        assert_eq!((s.status, s.since), (Status::Down, 10));
+        // from then on the thresholds apply
+        assert_eq!(s.observe(Up, 20, t), None);
+        assert!(s.observe(Up, 30, t).is_some_and(|tr| tr.to == Status::Up));
+        let mut s = TargetState::new(5);
+        assert!(
+            s.observe(Up, 7, t)
+                .is_some_and(|tr| tr.from == Status::Pending && tr.to == Status::Up)
+        );
+        assert_eq!(s.observe(Down, 8, t), None, "one failure is not an outage");
+        assert_eq!(Status::parse("pending"), Some(Status::Pending));
+        assert_eq!(Status::Pending.as_str(), "pending");
+    }
 
     #[test]
     fn one_failure_is_not_an_outage() {

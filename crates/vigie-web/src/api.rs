@@ -582,12 +582,14 @@ pub async fn hosts(
     let scope = q.scope(&st, &caller).await?;
     let filter = host_filter(&q, &scope)?;
     let items = st.store.hosts(&scope, &filter).await?;
+    // machines leave the server by their opaque ids only
+    let ids = st.host_ids().await?;
     if q.csv()? {
         let flat: Vec<serde_json::Value> = items
             .iter()
             .map(|h| {
                 serde_json::json!({
-                    "id": h.id, "hostname": h.hostname, "establishment": h.establishment,
+                    "id": ids.encode(h.id), "hostname": h.hostname, "establishment": h.establishment,
                     "region": h.region, "os": h.os.name, "os_version": h.os.version,
                     "last_seen": h.last_seen.to_string(),
                     "findings": h.findings.iter().map(|f| f.rule.to_string()).collect::<Vec<_>>().join(" "),
@@ -608,6 +610,10 @@ pub async fn hosts(
         )
         .await?;
     let (page, per) = q.page()?;
+    let items = items
+        .iter()
+        .map(|h| crate::host_json(ids, h))
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(Paged {
         items,
         page,
@@ -623,9 +629,9 @@ pub async fn host(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let scope = caller.scope()?;
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    match crate::find_host(&st, &scope, id).await? {
-        Some(h) => Ok(Json(h).into_response()),
+    // the opaque id; a number or a malformed id is not found
+    match crate::find_host(&st, &scope, &id).await? {
+        Some(h) => Ok(Json(crate::host_json(st.host_ids().await?, &h)?).into_response()),
         None => Err(ApiError::not_found()),
     }
 }

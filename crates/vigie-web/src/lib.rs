@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use error::ApiResult;
 use std::net::SocketAddr;
+use vigie_auth::HostIds;
 use vigie_store::{HostFilter, HostView, Scope};
 
 /// Security headers on every answer: no inline script anywhere, no
@@ -223,8 +224,55 @@ pub async fn serve(
         .await
 }
 
-/// One host by id, if the scope may read it.
-pub async fn find_host(st: &AppState, scope: &Scope, id: i64) -> ApiResult<Option<HostView>> {
+/// Why the opaque machine id codec could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum HostIdsError {
+    #[error("the host id secret could not be read or stored: {0}")]
+    Store(#[from] vigie_store::StoreError),
+    #[error("no host id secret could be generated: {0}")]
+    Random(#[from] vigie_auth::AuthError),
+    #[error("the stored host id secret is unusable: {0}")]
+    Secret(#[from] vigie_auth::HostIdError),
+}
+
+impl From<HostIdsError> for error::ApiError {
+    fn from(e: HostIdsError) -> Self {
+        match e {
+            // a busy database is still 503
+            HostIdsError::Store(s) => s.into(),
+            other => error::ApiError::internal(other),
+        }
+    }
+}
+
+/// The installation's codec of opaque machine ids (docs/web.md, "Machine
+/// ids"): its secret is read from the store, or generated at random and
+/// stored by the first process that needs it, so the command line, the
+/// server and every other process show the same ids.
+pub async fn load_host_ids(store: &dyn vigie_store::Store) -> Result<HostIds, HostIdsError> {
+    let candidate = vigie_auth::new_host_id_secret()?;
+    let secret = store
+        .installation_secret(vigie_auth::HOST_ID_SECRET, &candidate)
+        .await?;
+    Ok(HostIds::from_secret(&secret)?)
+}
+
+/// A machine as the API shows it: the store's view with its opaque id.
+pub fn host_json(ids: &HostIds, h: &HostView) -> ApiResult<serde_json::Value> {
+    let mut v = serde_json::to_value(h).map_err(error::ApiError::internal)?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("id".into(), serde_json::Value::String(ids.encode(h.id)));
+    }
+    Ok(v)
+}
+
+/// One host by its opaque id, if the scope may read it. An id that is
+/// malformed (a number among them) or names no machine is `None`, exactly
+/// like a machine outside the scope.
+pub async fn find_host(st: &AppState, scope: &Scope, opaque: &str) -> ApiResult<Option<HostView>> {
+    let Ok(id) = st.host_ids().await?.decode(opaque) else {
+        return Ok(None);
+    };
     let filter = HostFilter {
         host_id: Some(id),
         limit: Some(1),

@@ -359,17 +359,25 @@ async fn watch_card(st: &AppState, scope: &Scope) -> ApiResult<Option<Card>> {
         match t.state.as_ref().map(|s| s.status.as_str()) {
             Some("down") => down += 1,
             Some("defaced") => defaced += 1,
+            // never answered yet: not counted as answering
+            Some("pending") | None => {}
             Some(_) => up += 1,
-            None => {}
         }
     }
     let total = targets.len() as u64;
     let failing = down + defaced;
+    let pending = total - up - failing;
     let share = failing as f64 / total as f64;
     Ok(Some(Card {
         label: "Public services answering".into(),
-        value: pct(total - failing, total),
-        detail: format!("{up} up, {down} down, {defaced} defaced, of {total} watched"),
+        value: pct(up, total),
+        detail: if pending > 0 {
+            format!(
+                "{up} up, {down} down, {defaced} defaced, {pending} not probed yet, of {total} watched"
+            )
+        } else {
+            format!("{up} up, {down} down, {defaced} defaced, of {total} watched")
+        },
         spark: String::new(),
         delta: if failing == 0 {
             "no service down or defaced".into()
@@ -599,6 +607,7 @@ pub async fn establishment(
             },
         )
         .await?;
+    let ids = st.host_ids().await?;
     let mut t = String::from(
         "<table class=\"data\"><thead><tr><th scope=\"col\">Machine</th><th scope=\"col\">OS</th><th scope=\"col\">Findings</th><th scope=\"col\">Last seen</th></tr></thead><tbody>",
     );
@@ -616,7 +625,7 @@ pub async fn establishment(
             .collect();
         t.push_str(&format!(
             "<tr><th scope=\"row\"><a href=\"/hosts/{}\">{}</a></th><td>{}</td><td>{}</td><td>{}</td></tr>",
-            h.id,
+            ids.encode(h.id),
             esc(h.hostname.as_deref().unwrap_or("(no name)")),
             esc(&format!("{} {}", h.os.name.as_deref().unwrap_or(""), h.os.version.as_deref().unwrap_or(""))),
             findings.join(" "),
@@ -737,10 +746,11 @@ pub async fn host(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let scope = caller.scope()?;
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    let Some(h) = crate::find_host(&st, &scope, id).await? else {
+    // the opaque id; a number or a malformed id is not found
+    let Some(h) = crate::find_host(&st, &scope, &id).await? else {
         return Err(ApiError::not_found());
     };
+    let opaque = st.host_ids().await?.encode(h.id);
     let mut info = String::from("<dl class=\"facts\">");
     let mut fact =
         |k: &str, v: String| info.push_str(&format!("<dt>{}</dt><dd>{}</dd>", esc(k), esc(&v)));
@@ -759,6 +769,7 @@ pub async fn host(
             h.os.build.map(|b| format!("build {b}")).unwrap_or_default()
         ),
     );
+    fact("Machine id", opaque.clone());
     fact("First seen", h.first_seen.to_string());
     fact("Last seen", h.last_seen.to_string());
     fact("Attribution", h.attribution.clone().unwrap_or_default());
@@ -802,7 +813,7 @@ pub async fn host(
     let name = h
         .hostname
         .clone()
-        .unwrap_or_else(|| format!("host {}", h.id));
+        .unwrap_or_else(|| format!("machine {opaque}"));
     let mut crumbs = vec![("/".to_string(), "Overview".to_string())];
     if let Some(e) = &h.establishment {
         crumbs.push((
@@ -811,7 +822,7 @@ pub async fn host(
         ));
     }
     let mut findings = Section::new("Findings", f);
-    findings.exports = vec![("JSON".into(), format!("/api/v1/hosts/{}", h.id))];
+    findings.exports = vec![("JSON".into(), format!("/api/v1/hosts/{opaque}"))];
     Ok(detail(
         &caller,
         name,

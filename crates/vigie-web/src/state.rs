@@ -78,6 +78,9 @@ pub struct AppState {
     /// Password verifications at once (argon2 uses 19 MiB each).
     pub hashing: Arc<tokio::sync::Semaphore>,
     pub cache: Arc<ResultCache>,
+    /// The installation's opaque machine id codec, read from the store
+    /// (or its secret generated there) on first use.
+    host_ids: Arc<tokio::sync::OnceCell<vigie_auth::HostIds>>,
 }
 
 impl AppState {
@@ -103,7 +106,16 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
             cache: Arc::new(ResultCache::new(cfg_cache_ttl)),
+            host_ids: Arc::new(tokio::sync::OnceCell::new()),
         }
+    }
+
+    /// The codec of the opaque machine ids every answer shows
+    /// ([`crate::load_host_ids`], once per state).
+    pub async fn host_ids(&self) -> Result<&vigie_auth::HostIds, crate::HostIdsError> {
+        self.host_ids
+            .get_or_try_init(|| crate::load_host_ids(self.store.as_ref()))
+            .await
     }
 }
 

@@ -101,7 +101,8 @@ struct World {
     base: String,
     store: Arc<dyn Store>,
     tokens: Vec<(Who, String)>,
-    hosts: Vec<(String, i64)>,
+    /// One machine's opaque id per establishment, as the API lists it.
+    hosts: Vec<(String, String)>,
     client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -257,7 +258,7 @@ async fn world() -> World {
         }
         w.hosts.push((
             h["establishment"].as_str().unwrap_or("").to_string(),
-            h["id"].as_i64().unwrap(),
+            h["id"].as_str().unwrap().to_string(),
         ));
     }
     assert_eq!(w.hosts.len(), 6, "{all}");
@@ -313,12 +314,18 @@ impl World {
         (status, r.text().await.unwrap_or_default())
     }
 
-    fn host_of(&self, est: &str) -> i64 {
+    /// The opaque id of a machine of this establishment.
+    fn host_of(&self, est: &str) -> String {
         self.hosts
             .iter()
             .find(|(e, _)| e == est)
-            .map(|(_, id)| *id)
+            .map(|(_, id)| id.clone())
             .unwrap()
+    }
+
+    /// The installation's codec, as the server has it.
+    async fn host_ids(&self) -> vigie_auth::HostIds {
+        vigie_web::load_host_ids(self.store.as_ref()).await.unwrap()
     }
 }
 
@@ -386,6 +393,10 @@ fn expected(route: &vigie_web::RouteSpec, who: Who, subject_visible: Option<bool
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_every_role_no_leak() {
     let w = world().await;
+    let ids = w.host_ids().await;
+    // the number behind the opaque id of a machine everyone who reads sees
+    let own_host_number = ids.decode(&w.host_of(Org::A1)).unwrap().to_string();
+    let no_such_host = ids.encode(999_999);
     let mut checked = 0usize;
     let mut not_found_bodies: Vec<(String, String)> = Vec::new();
     for route in ROUTES {
@@ -418,14 +429,24 @@ async fn every_route_every_role_no_leak() {
                     .iter()
                     .map(|e| {
                         (
-                            path_for(route.path, route.subject, &w.host_of(e).to_string()),
+                            path_for(route.path, route.subject, &w.host_of(e)),
                             Some(who.reads().contains(e)),
                         )
                     })
-                    .chain(std::iter::once((
-                        path_for(route.path, route.subject, "999999"),
-                        Some(false),
-                    )))
+                    // a machine named otherwise than by its opaque id is
+                    // not found, even one the caller reads: its number, the
+                    // id in capitals, a number of no machine, and a
+                    // well-formed id of no machine
+                    .chain(
+                        [
+                            own_host_number.clone(),
+                            w.host_of(Org::A1).to_uppercase(),
+                            "999999".to_string(),
+                            no_such_host.clone(),
+                        ]
+                        .into_iter()
+                        .map(|v| (path_for(route.path, route.subject, &v), Some(false))),
+                    )
                     .collect(),
                 // accounts and tokens: an existing one (the administrator
                 // may name it) and one that does not exist
@@ -615,7 +636,7 @@ async fn ingest_is_limited_to_the_perimeter() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|h| h["id"] == b1_host)
+            .any(|h| h["id"] == b1_host.as_str())
     );
 
     // every ingest is in the audit log
@@ -824,7 +845,7 @@ async fn the_route_table_is_what_the_server_answers() {
             Subject::None => String::new(),
             Subject::Region => Org::REG_A.to_string(),
             Subject::Establishment => Org::A1.to_string(),
-            Subject::Host => w.host_of(Org::A1).to_string(),
+            Subject::Host => w.host_of(Org::A1),
             Subject::User => MATRIX_USER.to_string(),
             Subject::Token => ingest_token.clone(),
             Subject::Target => panic!("{}: add a target to this test", route.path),
@@ -868,4 +889,175 @@ async fn the_route_table_is_what_the_server_answers() {
         .req("GET", "/api/v1/secret-admin-thing", Who::Admin, None)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// `n` machines of one establishment in one inventory, numbered in the
+/// order they are written (names, serials and addresses all distinct).
+fn fleet(est: &str, batch: u32, n: u32) -> String {
+    let l = est.to_lowercase();
+    let mut csv = String::from(
+        "\"Computer Name\",\"Serial Number\",\"Operating System\",\"OS Version\",\"Build Number\",\"IP Addresses\",\"Installed KBs\",\"Last Hardware Scan\"\n",
+    );
+    for i in 0..n {
+        csv.push_str(&format!(
+            "\"host-{l}-b{batch}-{i:03}\",\"SN{est}B{batch}N{i:03}\",\"Microsoft Windows 10 Enterprise\",\"10.0.19045.3803\",\"19045\",\"10.{batch}.{}.{}\",\"KB5034122\",\"2/1/2024 10:00:00 AM\"\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    csv
+}
+
+/// Regression (independent security testing): machine ids counted up
+/// across the whole sector, so an establishment officer who uploaded twice
+/// learnt from the gap between their ids how many machines the others
+/// created in between. The ids the officer sees now are opaque: not
+/// numbers, and in no relation to the order in which machines were made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_ids_reveal_nothing_of_other_establishments() {
+    let w = world().await;
+    const N: u32 = 150;
+    // the officer of A1 uploads, then another establishment's machines
+    // are created, then the officer uploads again
+    for (who, est, batch) in [
+        (Who::Officer, Org::A1, 1),
+        (Who::Admin, Org::A2, 2),
+        (Who::Officer, Org::A1, 3),
+    ] {
+        let (s, b) = w
+            .req(
+                "POST",
+                &format!("/api/v1/ingest/{est}?format=csv"),
+                who,
+                Some(fleet(est, batch, N)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{who:?} {est}: {b}");
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["hosts_new"], N, "{v}");
+    }
+    let (s, body) = w
+        .req("GET", "/api/v1/hosts?per_page=1000", Who::Officer, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    check_no_leak(Who::Officer, "the officer's machines", &body);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let seen: Vec<(String, String)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["hostname"].as_str().unwrap().to_string(),
+                h["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(name, _)| name.contains("-b1-") || name.contains("-b3-"))
+        .collect();
+    assert_eq!(seen.len(), 2 * N as usize);
+    // opaque: fixed length, never a number
+    for (name, id) in &seen {
+        assert_eq!(id.len(), vigie_auth::HOST_ID_LEN, "{name}: {id}");
+        assert!(id.parse::<i128>().is_err(), "{name}: {id} is a number");
+        assert!(id.bytes().all(|b| !b.is_ascii_uppercase()), "{id}");
+    }
+    let distinct: std::collections::BTreeSet<&str> = seen.iter().map(|(_, i)| i.as_str()).collect();
+    assert_eq!(distinct.len(), seen.len(), "one id per machine");
+    // the truth the server keeps: its numbers show the other
+    // establishment's machines between the officer's two uploads (what
+    // the old ids told anyone)...
+    let ids = w.host_ids().await;
+    let mut by_creation: Vec<(i64, &str, &str)> = seen
+        .iter()
+        .map(|(name, id)| (ids.decode(id).unwrap(), name.as_str(), id.as_str()))
+        .collect();
+    by_creation.sort();
+    let last_first = by_creation
+        .iter()
+        .filter(|(_, n, _)| n.contains("-b1-"))
+        .map(|(i, _, _)| *i)
+        .max()
+        .unwrap();
+    let first_second = by_creation
+        .iter()
+        .filter(|(_, n, _)| n.contains("-b3-"))
+        .map(|(i, _, _)| *i)
+        .min()
+        .unwrap();
+    assert!(
+        first_second - last_first > i64::from(N),
+        "the scenario has A2's machines in between: {last_first} .. {first_second}"
+    );
+    // ...and the opaque ids do not: in creation order they rise and fall
+    // like a random sequence (about half the neighbours in order; 299
+    // pairs, a standard deviation of about 5)
+    let rises = by_creation.windows(2).filter(|p| p[0].2 < p[1].2).count();
+    let pairs = by_creation.len() - 1;
+    assert!(
+        (pairs * 35 / 100..=pairs * 65 / 100).contains(&rises),
+        "{rises} of {pairs} neighbours in creation order are in id order"
+    );
+    // the two uploads are mixed in id order: no boundary splits them
+    let mut sorted: Vec<&(i64, &str, &str)> = by_creation.iter().collect();
+    sorted.sort_by_key(|(_, _, id)| *id);
+    let changes = sorted
+        .windows(2)
+        .filter(|p| p[0].1.contains("-b1-") != p[1].1.contains("-b1-"))
+        .count();
+    assert!(
+        changes > 50,
+        "the two uploads interleave in id order: {changes}"
+    );
+    // no id is the number behind it
+    for (number, _, id) in &by_creation {
+        assert_ne!(*id, number.to_string());
+    }
+    // the same machine has the same id for everyone who reads it, and in
+    // the CSV export
+    let (_, admin) = w
+        .req(
+            "GET",
+            &format!("/api/v1/hosts?establishment={}&per_page=1000", Org::A1),
+            Who::Admin,
+            None,
+        )
+        .await;
+    let admin: serde_json::Value = serde_json::from_str(&admin).unwrap();
+    let (_, csv) = w
+        .req(
+            "GET",
+            "/api/v1/hosts?per_page=1000&format=csv",
+            Who::Officer,
+            None,
+        )
+        .await;
+    for (name, id) in &seen {
+        assert!(
+            admin["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["hostname"] == name.as_str() && h["id"] == id.as_str()),
+            "{name} {id}"
+        );
+        assert!(
+            csv.contains(&format!("{id},{name},")),
+            "{id},{name} in the CSV"
+        );
+    }
+    // and the officer reaches each machine by it, on the API and the page
+    for (_, id) in seen.iter().take(3) {
+        let (s, b) = w
+            .req("GET", &format!("/api/v1/hosts/{id}"), Who::Officer, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let one: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(one["id"], id.as_str());
+        let (s, page) = w
+            .req("GET", &format!("/hosts/{id}"), Who::Officer, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(page.contains(&format!("/api/v1/hosts/{id}")));
+        assert!(!page.contains(&format!("/hosts/{}", ids.decode(id).unwrap())));
+    }
 }

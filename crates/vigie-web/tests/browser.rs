@@ -433,6 +433,14 @@ async fn a_national_analyst_walks_down_and_an_officer_stays_home() {
     // establishment → machine
     let hosts = d.attr_all("table.data a[href^='/hosts/']", "href").await;
     assert!(!hosts.is_empty(), "a machine link");
+    // machines are linked by their opaque ids, never their numbers
+    for h in &hosts {
+        let id = h.rsplit('/').next().unwrap_or_default();
+        assert!(
+            id.len() == vigie_auth::HOST_ID_LEN && id.parse::<u64>().is_err(),
+            "{h}"
+        );
+    }
     d.go(&hosts[0]).await;
     let src = d.source().await;
     assert!(src.contains("Findings") && src.contains("evidence"));

@@ -104,6 +104,10 @@ pub async fn run(ctx: &Ctx, a: WebBenchArgs) -> Result<ExitCode> {
         .first()
         .map(|h| h.id)
         .context("no machine")?;
+    // pages name machines by their opaque ids
+    let host_id = vigie_web::load_host_ids(store.as_ref())
+        .await?
+        .encode(host_id);
     // a token for the run, revoked at the end
     let t = vigie_auth::new_api_token()?;
     let rec = store

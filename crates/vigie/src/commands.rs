@@ -332,13 +332,20 @@ fn skipped(r: &FileReport) -> String {
     if r.too_old > 0 {
         parts.push(format!("{} dated before 1995 (counted now)", r.too_old));
     }
+    let values = |n: u64| if n == 1 { "value" } else { "values" };
     if r.values_truncated > 0 {
-        parts.push(format!("{} values cut to length", r.values_truncated));
+        let n = r.values_truncated;
+        parts.push(format!("{n} {} cut to length", values(n)));
     }
     if r.values_escaped > 0 {
+        let n = r.values_escaped;
+        parts.push(format!("{n} {} with control characters escaped", values(n)));
+    }
+    if r.foreign > 0 {
         parts.push(format!(
-            "{} values with control characters escaped",
-            r.values_escaped
+            "{} tagged for another establishment, recorded in the one named: {}",
+            r.foreign,
+            r.foreign_examples.join(", ")
         ));
     }
     parts.join(", ")
@@ -372,7 +379,8 @@ struct FindingJson {
 
 #[derive(Serialize)]
 struct HostJson {
-    id: i64,
+    /// The opaque id (the one the API and the pages show).
+    id: String,
     hostname: Option<String>,
     establishment: Option<String>,
     region: Option<String>,
@@ -384,9 +392,9 @@ struct HostJson {
     findings: Vec<FindingJson>,
 }
 
-fn host_json(h: &HostView) -> HostJson {
+fn host_json(ids: &vigie_auth::HostIds, h: &HostView) -> HostJson {
     HostJson {
-        id: h.id,
+        id: ids.encode(h.id),
         hostname: h.hostname.clone(),
         establishment: h.establishment.as_ref().map(|e| e.to_string()),
         region: h.region.as_ref().map(|r| r.to_string()),
@@ -445,8 +453,11 @@ pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
         ctx.known_rule(r)?;
     }
     let hosts = store.hosts(&Scope::National, &filter).await?;
-    let json: Vec<HostJson> = hosts.iter().map(host_json).collect();
+    // machines by their opaque ids, as the API and the pages show them
+    let ids = vigie_web::load_host_ids(store.as_ref()).await?;
+    let json: Vec<HostJson> = hosts.iter().map(|h| host_json(&ids, h)).collect();
     let mut t = Table::new([
+        "id",
         "hostname",
         "establishment",
         "os",
@@ -454,9 +465,10 @@ pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
         "sources",
         "findings",
     ]);
-    for h in &hosts {
+    for (h, j) in hosts.iter().zip(&json) {
         t.row([
-            h.hostname.clone().unwrap_or_else(|| format!("#{}", h.id)),
+            j.id.clone(),
+            h.hostname.clone().unwrap_or_default(),
             h.establishment
                 .as_ref()
                 .map(|e| e.to_string())

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use vigie_notify::DeliveryOutcome;
+use vigie_store::WatchWriter;
 use vigie_watch::monitor::Watched;
 use vigie_watch::schedule::ScheduleStats;
 use vigie_watch::state::{Observed, Status};
@@ -39,9 +40,8 @@ struct TargetMetrics {
 pub struct MetricsState {
     targets: Mutex<BTreeMap<i64, TargetMetrics>>,
     schedule: Mutex<Option<(Arc<ScheduleStats>, Arc<AtomicU64>)>>,
-    samples_written: AtomicU64,
-    write_failures: AtomicU64,
-    samples_dropped: AtomicU64,
+    /// The storage queue: what it wrote, dropped and keeps waiting.
+    writer: Mutex<Option<WatchWriter>>,
     notices_dropped: AtomicU64,
     deliveries_sent: AtomicU64,
     deliveries_failed: AtomicU64,
@@ -131,14 +131,12 @@ impl MetricsState {
         self.lock().remove(&id);
     }
 
-    pub fn written(&self, n: u64) {
-        self.samples_written.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn write_failed(&self) {
-        self.write_failures.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn samples_dropped(&self, n: u64) {
-        self.samples_dropped.fetch_add(n, Ordering::Relaxed);
+    pub fn set_writer(&self, w: WatchWriter) {
+        let mut g = match self.writer.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Some(w);
     }
     pub fn notice_dropped(&self) {
         self.notices_dropped.fetch_add(1, Ordering::Relaxed);
@@ -270,6 +268,29 @@ impl MetricsState {
                 .values()
                 .map(|t| (t.labels.clone(), t.last_probe as f64)),
         );
+        let writer = match self.writer.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+        .map(|w| {
+            let waiting = w.waiting();
+            (w, waiting)
+        });
+        if let Some((_, waiting)) = &writer {
+            gauge(
+                "vigie_store_writes_waiting",
+                "Writes waiting for the database, by kind (kept until written; samples are dropped beyond the queue's room).",
+                &mut [
+                    ("samples", waiting.samples),
+                    ("events", waiting.events),
+                    ("states", waiting.states),
+                    ("notices", waiting.notices),
+                    ("incidents", waiting.incident_changes),
+                ]
+                .into_iter()
+                .map(|(kind, n)| (format!("kind=\"{kind}\""), n as f64)),
+            );
+        }
         let mut plain = |name: &str, kind: &str, help: &str, v: f64| {
             let _ = writeln!(
                 out,
@@ -301,24 +322,33 @@ impl MetricsState {
             "1 while vigie's own connectivity check succeeds.",
             load(&self.canary_up),
         );
-        plain(
-            "vigie_samples_written_total",
-            "counter",
-            "Probe samples stored.",
-            load(&self.samples_written),
-        );
-        plain(
-            "vigie_samples_dropped_total",
-            "counter",
-            "Probe samples dropped because storage was behind.",
-            load(&self.samples_dropped),
-        );
-        plain(
-            "vigie_store_write_failures_total",
-            "counter",
-            "Failed storage writes.",
-            load(&self.write_failures),
-        );
+        if let Some((w, waiting)) = &writer {
+            let stats = w.stats();
+            plain(
+                "vigie_samples_written_total",
+                "counter",
+                "Probe samples stored.",
+                load(&stats.samples_written),
+            );
+            plain(
+                "vigie_samples_dropped_total",
+                "counter",
+                "Probe samples dropped because too many waited for storage (nothing else is ever dropped).",
+                load(&stats.samples_dropped),
+            );
+            plain(
+                "vigie_store_write_failures_total",
+                "counter",
+                "Failed storage writes (each is tried again until it succeeds).",
+                load(&stats.write_failures),
+            );
+            plain(
+                "vigie_store_oldest_write_waiting_seconds",
+                "gauge",
+                "How long the oldest waiting write has waited for the database (0 when none waits).",
+                waiting.oldest_seconds as f64,
+            );
+        }
         plain(
             "vigie_notices_dropped_total",
             "counter",

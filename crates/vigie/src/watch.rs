@@ -7,7 +7,7 @@ use crate::output::{Table, emit, pct};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,14 +17,16 @@ use tokio::sync::{mpsc, watch};
 use vigie_core::{Day, EstablishmentCode};
 use vigie_notify::{Alert, AlertKind, Delivery, DeliveryOutcome, Notifier, NotifyConfig, Severity};
 use vigie_store::{
-    Scope, Store, WatchEvent, WatchGroup, WatchSample, WatchStateRecord, WatchTarget,
-    WatchTargetInput,
+    Scope, Store, WatchEvent, WatchGroup, WatchIncidentOp, WatchNoticeInput, WatchOpenIncident,
+    WatchSample, WatchStateRecord, WatchTarget, WatchTargetInput, WatchWriter, WatchWriterConfig,
 };
-use vigie_watch::correlate::{Config as CorrelateConfig, GroupScope, Member, Notice};
+use vigie_watch::correlate::{
+    Change, Config as CorrelateConfig, GroupScope, IncidentRecord, Member, Notice,
+};
 use vigie_watch::evaluate::{Memory, Signal};
 use vigie_watch::monitor::{Handled, Monitor, Watched};
 use vigie_watch::probe::{ProbeEnv, ProbeEnvConfig, ProbeOutcome, ProbeSpec};
-use vigie_watch::schedule::{Job, ScheduleConfig, Scheduler, run_once};
+use vigie_watch::schedule::{Job, ProbeResult, ScheduleConfig, Scheduler, run_once};
 use vigie_watch::state::{Observed, Status, Thresholds};
 use vigie_watch::target::{TargetDef, TargetOptions, parse_targets};
 
@@ -723,31 +725,50 @@ async fn once(ctx: &Ctx, a: ProbeArgs) -> Result<ExitCode> {
 }
 
 fn summarise_reasons(reasons: &serde_json::Value, error: Option<&str>) -> String {
-    let mut parts: Vec<String> = reasons
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-                .filter(|k| k != "failed")
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(e) = error {
-        parts.insert(0, e.chars().take(80).collect());
+    // a list of reasons (probes, state changes) or one signal (events)
+    let items: Vec<&serde_json::Value> = match reasons {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        v @ serde_json::Value::Object(_) => vec![v],
+        _ => Vec::new(),
+    };
+    let parts: Vec<String> = items.into_iter().filter_map(reason_text).collect();
+    if parts.is_empty() {
+        return error
+            .map(|e| e.chars().take(80).collect())
+            .unwrap_or_default();
     }
     parts.join("; ")
 }
 
+/// One reason in a few words ("connect refused: …", "status 503").
+fn reason_text(r: &serde_json::Value) -> Option<String> {
+    let kind = r.get("kind")?.as_str()?;
+    let s = |k: &str| match r.get(k) {
+        Some(serde_json::Value::String(v)) => v.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    let n = |k: &str| r.get(k).map(ToString::to_string).unwrap_or_default();
+    Some(match kind {
+        "failed" => {
+            let text = format!("{} {}: {}", s("phase"), s("error"), s("message"));
+            text.chars().take(80).collect()
+        }
+        "unexpected-status" => format!("status {}", n("status")),
+        "cert-invalid" => format!("certificate {}", s("problem")),
+        "cert-expiring" => format!("certificate expires in {} days", n("days")),
+        "content-missing" => format!("missing {:?}", s("what")),
+        "slow" => format!("slow ({} ms)", n("ms")),
+        "answered" => match r.get("status").and_then(|v| v.as_u64()) {
+            Some(code) => format!("answered {code} in {} ms", n("ms")),
+            None => format!("answered in {} ms", n("ms")),
+        },
+        other => other.to_string(),
+    })
+}
+
 // ---------------------------------------------------------------------
 // the runner
-
-/// Writes queued behind the probes; batches are dropped (and counted) if
-/// the database falls behind, so probing never waits for storage.
-struct WriteBatch {
-    samples: Vec<WatchSample>,
-    events: Vec<WatchEvent>,
-    states: Vec<(i64, WatchStateRecord)>,
-}
 
 fn severity_of(status: Status) -> Severity {
     match status {
@@ -997,9 +1018,300 @@ fn load_notifier(path: &std::path::Path) -> Result<Notifier> {
     Ok(Notifier::new(cfg)?)
 }
 
+/// Ids of incidents reserved at once, and the count below which more are
+/// reserved (in the background: an incident waits for an id only if the
+/// database stayed unavailable while this many opened).
+const ID_BLOCK: u64 = 64;
+const ID_LOW: u64 = 32;
+
+/// The name a runner's incidents are kept under: its perimeter, so that a
+/// national runner and a regional one each resume their own.
+fn runner_name(scope: &Scope) -> String {
+    match scope {
+        Scope::National => "national".into(),
+        Scope::Region(r) => format!("region:{r}"),
+        Scope::Establishment(e) => format!("establishment:{e}"),
+    }
+}
+
+/// What is kept of a failure notified on its own (its member is stored
+/// beside it).
+#[derive(Serialize, serde::Deserialize)]
+struct LoneRecord {
+    since: i64,
+}
+
+/// A correlator change as a storage operation.
+fn op_of(ch: &Change, now: i64) -> Result<WatchIncidentOp> {
+    let member = |m: &Member| -> Result<(String, String)> {
+        Ok((m.target.clone(), serde_json::to_string(m)?))
+    };
+    Ok(match ch {
+        Change::Incident {
+            record,
+            members,
+            removed,
+        } => WatchIncidentOp::Save {
+            key: record.key(),
+            data: serde_json::to_string(record)?,
+            members: members.iter().map(member).collect::<Result<_>>()?,
+            removed: removed.clone(),
+            at: now,
+        },
+        Change::Lone { member: m, since } => WatchIncidentOp::Save {
+            key: ch.key(),
+            data: serde_json::to_string(&LoneRecord { since: *since })?,
+            members: vec![member(m)?],
+            removed: Vec::new(),
+            at: now,
+        },
+        Change::IncidentClosed { .. } | Change::LoneClosed { .. } => {
+            WatchIncidentOp::Close { key: ch.key() }
+        }
+    })
+}
+
+/// Incidents and lone failures a previous run left open, and the routes
+/// their openings reached.
+type Resumed = (
+    Vec<(IncidentRecord, Vec<Member>)>,
+    Vec<(Member, i64)>,
+    Vec<(String, Vec<String>)>,
+);
+
+fn parse_open(open: Vec<WatchOpenIncident>) -> Resumed {
+    let mut incidents = Vec::new();
+    let mut lone = Vec::new();
+    let mut routes = Vec::new();
+    for o in open {
+        let members: Vec<Member> = o
+            .members
+            .iter()
+            .filter_map(|(_, m)| serde_json::from_str(m).ok())
+            .collect();
+        if o.key.starts_with("target:") {
+            match (serde_json::from_str::<LoneRecord>(&o.data), members.first()) {
+                (Ok(r), Some(m)) => lone.push((m.clone(), r.since)),
+                _ => {
+                    eprintln!(
+                        "warning: stored failure {} is unreadable: not resumed",
+                        o.key
+                    );
+                    continue;
+                }
+            }
+        } else {
+            match serde_json::from_str::<IncidentRecord>(&o.data) {
+                Ok(r) if r.key() == o.key => incidents.push((r, members)),
+                _ => {
+                    eprintln!(
+                        "warning: stored incident {} is unreadable: not resumed",
+                        o.key
+                    );
+                    continue;
+                }
+            }
+        }
+        routes.push((o.key, o.routes));
+    }
+    (incidents, lone, routes)
+}
+
+/// Storage operations for the correlator's changes: those to write at
+/// once (before the notices go out), and, by key, the ends of incidents
+/// whose end is among `notices`, to write only once that notice went out
+/// and is registered, so that a restart in between sends the end again
+/// rather than never.
+fn plan_ops(
+    changes: &[Change],
+    notices: &[Notice],
+    now: i64,
+) -> (Vec<WatchIncidentOp>, HashMap<String, Vec<WatchIncidentOp>>) {
+    let ends: HashSet<String> = notices
+        .iter()
+        .filter(|n| {
+            matches!(
+                n,
+                Notice::IncidentResolved { .. } | Notice::TargetRecovered { .. }
+            )
+        })
+        .map(Notice::key)
+        .collect();
+    let mut after: HashMap<String, Vec<WatchIncidentOp>> = HashMap::new();
+    let mut now_ops = Vec::new();
+    for ch in changes {
+        match op_of(ch, now) {
+            Ok(op) => {
+                let key = ch.key();
+                if matches!(op, WatchIncidentOp::Close { .. }) && ends.contains(&key) {
+                    after.entry(key).or_default().push(op);
+                } else {
+                    now_ops.push(op);
+                }
+            }
+            Err(e) => eprintln!("error: storing incident {}: {e:#}", ch.key()),
+        }
+    }
+    (now_ops, after)
+}
+
+/// A notice on its way out, with the storage changes to make once it has
+/// gone (and is registered): the end of an incident is forgotten only
+/// after its resolution went out, so a restart in between sends it again
+/// rather than never.
+struct Outgoing {
+    alert: Alert,
+    after: Vec<WatchIncidentOp>,
+}
+
+/// The runner's state between events of its loop.
+struct Runner {
+    monitor: Monitor,
+    metrics: Arc<MetricsState>,
+    writer: WatchWriter,
+    notice_tx: mpsc::Sender<Outgoing>,
+    samples: Vec<WatchSample>,
+    events: Vec<WatchEvent>,
+    dirty: BTreeSet<i64>,
+    last_raw: HashMap<i64, (i64, Observed)>,
+    incident_severity: HashMap<u64, Severity>,
+    sample_every: i64,
+}
+
+impl Runner {
+    fn send(&self, out: Outgoing) {
+        if let Err(e) = self.notice_tx.try_send(out) {
+            self.metrics.notice_dropped();
+            let out = match e {
+                mpsc::error::TrySendError::Full(o) | mpsc::error::TrySendError::Closed(o) => o,
+            };
+            eprintln!(
+                "error: notice dropped (the sender is behind): {}",
+                out.alert.title
+            );
+            self.writer.incidents(out.after);
+        }
+    }
+
+    fn on_result(&mut self, r: ProbeResult) {
+        let now = now_s();
+        let Some(h) = self.monitor.handle(r.id, r.outcome, now) else {
+            return;
+        };
+        // the monitor keeps the outcome (without its body) as the target's last
+        let Some(last) = self.monitor.get(h.target_id).and_then(|w| w.last.as_ref()) else {
+            return;
+        };
+        let mut sample = sample_of(h.target_id, now, h.observed, &last.outcome);
+        let prev = self.last_raw.get(&h.target_id).copied();
+        sample.keep_raw = h.observed != Observed::Up
+            || h.transition.is_some()
+            || prev.is_none_or(|(at, o)| o != Observed::Up || now - at >= self.sample_every);
+        if sample.keep_raw {
+            self.last_raw.insert(h.target_id, (now, h.observed));
+        }
+        self.samples.push(sample);
+        self.events.extend(event_of(&h));
+        self.events.extend(signal_events(&h, now));
+        if h.memory_changed {
+            self.dirty.insert(h.target_id);
+        }
+        let Some(w) = self.monitor.get(h.target_id) else {
+            return;
+        };
+        self.metrics.observe(w);
+        let mut alerts = Vec::new();
+        // warnings that are not failures go out on their own
+        if let Some(tr) = h.transition
+            && matches!(tr.to, Status::Degraded | Status::Changed)
+        {
+            let what = if tr.to == Status::Changed {
+                "content-changed"
+            } else {
+                "degraded"
+            };
+            alerts.push(warning_alert(
+                w,
+                what,
+                serde_json::to_value(&h.evaluation.reasons).unwrap_or_default(),
+                Severity::Warning,
+                now,
+            ));
+        }
+        for s in &h.signals {
+            let (what, sev) = match s {
+                Signal::DnsChanged { .. } => ("dns-changed", Severity::Major),
+                Signal::CertChanged { .. } => ("certificate-changed", Severity::Warning),
+            };
+            alerts.push(warning_alert(
+                w,
+                what,
+                serde_json::to_value(s).unwrap_or_default(),
+                sev,
+                now,
+            ));
+        }
+        for alert in alerts {
+            self.send(Outgoing {
+                alert,
+                after: Vec::new(),
+            });
+        }
+    }
+
+    /// Stores what changed in the open incidents (see [`plan_ops`]) and
+    /// sends the notices.
+    fn send_notices(&mut self, notices: Vec<Notice>, now: i64) {
+        let (now_ops, mut after) = plan_ops(&self.monitor.take_changes(), &notices, now);
+        // stored before the notices are sent: a restart after an opening
+        // went out knows it went out
+        self.writer.incidents(now_ops);
+        for n in notices {
+            let after = after.remove(&n.key()).unwrap_or_default();
+            let alert = alert_of(&n, &mut self.incident_severity);
+            self.send(Outgoing { alert, after });
+        }
+        for (_, ops) in after {
+            self.writer.incidents(ops);
+        }
+    }
+
+    fn on_tick(&mut self, now: i64) {
+        let notices = self.monitor.tick(now);
+        self.send_notices(notices, now);
+        let c = self.monitor.correlator();
+        self.metrics
+            .set_incidents(c.incidents().len(), c.failing_count(), !c.canary_down());
+    }
+
+    fn on_canary(&mut self, ok: bool, now: i64) {
+        let notices = self.monitor.canary(ok, now);
+        self.send_notices(notices, now);
+    }
+
+    /// Hands samples, events and changed states to the storage queue.
+    fn flush(&mut self, now: i64) {
+        let mut states = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(w) = self.monitor.get(id) {
+                match state_record(w, now) {
+                    Ok(s) => states.push((id, s)),
+                    Err(e) => eprintln!("error: state of {}: {e:#}", w.name),
+                }
+            }
+        }
+        self.writer.record(
+            std::mem::take(&mut self.samples),
+            std::mem::take(&mut self.events),
+            states,
+        );
+    }
+}
+
 pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     let store = ctx.store_small_cache().await?;
     let scope = scope_of(a.probe.region.as_deref(), a.probe.establishment.as_deref())?;
+    let runner = runner_name(&scope);
     let env = probe_env(&a.probe)?;
     let notifier = a.notify.as_deref().map(load_notifier).transpose()?;
     let canary = a
@@ -1033,9 +1345,56 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
         monitor.insert(w);
         jobs.push(j);
     }
+    // what a previous run left open: resumed, and its openings' routes
+    // remembered, so nothing is announced twice and every end goes out
+    let open = store
+        .watch_open_incidents(&runner)
+        .await
+        .context("reading the open incidents")?;
+    let (incidents, lone, routes) = parse_open(open);
+    let mut incident_severity = HashMap::new();
+    for (r, members) in &incidents {
+        let defaced = members.iter().any(|m| m.status == Status::Defaced);
+        incident_severity.insert(
+            r.id,
+            if defaced {
+                Severity::Critical
+            } else {
+                Severity::Major
+            },
+        );
+    }
+    if let Some(n) = &notifier {
+        for (key, routes) in &routes {
+            for r in routes {
+                if !n.restore_delivered(r, key) {
+                    eprintln!(
+                        "warning: {key} was delivered on route {r}, which is no longer configured"
+                    );
+                }
+            }
+        }
+    }
+    let resumed = (incidents.len(), lone.len());
+    monitor.resume(incidents, lone, now);
+    let first = store
+        .allocate_watch_incident_ids(ID_BLOCK)
+        .await
+        .context("reserving incident ids")?;
+    monitor
+        .correlator_mut()
+        .grant_ids(u64::try_from(first).unwrap_or(0), ID_BLOCK);
     eprintln!(
-        "vigie watch: {} targets, shortest interval {shortest} s{}",
+        "vigie watch: {} targets, shortest interval {shortest} s{}{}",
         monitor.len(),
+        if resumed == (0, 0) {
+            String::new()
+        } else {
+            format!(
+                ", resumed {} open incidents and {} failures",
+                resumed.0, resumed.1
+            )
+        },
         a.listen
             .map(|l| format!(", metrics on http://{l}/metrics"))
             .unwrap_or_default()
@@ -1057,6 +1416,7 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     }
     // results: bounded, probes never wait on the consumer
     let (res_tx, mut res_rx) = mpsc::channel(jobs.len().clamp(1024, 65_536));
+    let targets = jobs.len();
     let (sched, sched_handle) = Scheduler::start(
         env.clone(),
         jobs,
@@ -1069,33 +1429,26 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     );
     metrics.set_schedule(sched.stats().clone(), sched.concurrency_handle());
 
-    // the writer: batches behind a bounded queue
-    let (write_tx, mut write_rx) = mpsc::channel::<WriteBatch>(64);
-    let writer_store = store.clone();
-    let writer_metrics = metrics.clone();
-    let writer = tokio::spawn(async move {
-        while let Some(b) = write_rx.recv().await {
-            let r = async {
-                writer_store.record_watch(&b.samples, &b.events).await?;
-                writer_store.save_watch_states(&b.states).await
-            }
-            .await;
-            match r {
-                Ok(()) => writer_metrics.written(b.samples.len() as u64),
-                Err(e) => {
-                    writer_metrics.write_failed();
-                    eprintln!("error: storing watch results: {e}");
-                }
-            }
-        }
-    });
+    // storage behind a queue that keeps everything but raw samples until
+    // written, however long the database is busy
+    let writer = WatchWriter::start(
+        store.clone(),
+        WatchWriterConfig {
+            runner: runner.clone(),
+            // about five probe cycles of samples (at least 50,000)
+            max_samples: (targets * 5).max(50_000),
+            retry_pause: Duration::from_secs(1),
+        },
+    );
+    metrics.set_writer(writer.clone());
 
-    // notices go out on their own tasks: a slow mail server delays nobody
-    let (notice_tx, mut notice_rx) = mpsc::channel::<Alert>(4096);
-    let notify_store = store.clone();
+    // notices go out on their own task: a slow mail server delays nobody,
+    // and the register is written through the queue (never waited for)
+    let (notice_tx, mut notice_rx) = mpsc::channel::<Outgoing>(4096);
+    let notify_writer = writer.clone();
     let notify_metrics = metrics.clone();
     let sender = tokio::spawn(async move {
-        while let Some(alert) = notice_rx.recv().await {
+        while let Some(Outgoing { alert, after }) = notice_rx.recv().await {
             let deliveries = match &notifier {
                 Some(n) => n.dispatch(&alert).await,
                 None => Vec::new(),
@@ -1103,25 +1456,49 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             for d in &deliveries {
                 notify_metrics.delivery(&d.outcome);
             }
-            let payload = serde_json::to_string(&alert).unwrap_or_default();
-            if let Err(e) = notify_store
-                .record_watch_notice(
-                    alert.at,
-                    &format!("{}-{}", alert.kind.as_str(), alert.severity.as_str()),
-                    &alert.key,
-                    &payload,
-                    &deliveries_json(&deliveries),
-                )
-                .await
-            {
-                eprintln!("error: recording notice: {e}");
+            if matches!(
+                alert.kind,
+                AlertKind::Opened | AlertKind::Grew | AlertKind::Failed
+            ) {
+                let routes: Vec<String> = deliveries
+                    .iter()
+                    .filter(|d| matches!(d.outcome, DeliveryOutcome::Sent { .. }))
+                    .map(|d| d.route.clone())
+                    .collect();
+                if !routes.is_empty() {
+                    notify_writer.incidents(vec![WatchIncidentOp::Delivered {
+                        key: alert.key.clone(),
+                        routes,
+                        at: now_s(),
+                    }]);
+                }
             }
+            notify_writer.notice(WatchNoticeInput {
+                at: alert.at,
+                kind: format!("{}-{}", alert.kind.as_str(), alert.severity.as_str()),
+                incident_key: alert.key.clone(),
+                payload: serde_json::to_string(&alert).unwrap_or_default(),
+                deliveries: deliveries_json(&deliveries),
+            });
+            notify_writer.incidents(after);
             if notifier.is_none() {
                 eprintln!("notice: [{}] {}", alert.severity.as_str(), alert.title);
             }
         }
     });
 
+    let mut st = Runner {
+        monitor,
+        metrics: metrics.clone(),
+        writer: writer.clone(),
+        notice_tx,
+        samples: Vec::new(),
+        events: Vec::new(),
+        dirty: BTreeSet::new(),
+        last_raw: HashMap::new(),
+        incident_severity,
+        sample_every: a.sample_every,
+    };
     let deadline = a
         .duration
         .map(|d| tokio::time::Instant::now() + Duration::from_secs(d));
@@ -1137,20 +1514,9 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (canary_tx, mut canary_rx) = mpsc::channel::<bool>(4);
-
-    let mut pending = WriteBatch {
-        samples: Vec::new(),
-        events: Vec::new(),
-        states: Vec::new(),
-    };
-    let mut dirty: BTreeMap<i64, ()> = BTreeMap::new();
-    let mut incident_severity: HashMap<u64, Severity> = HashMap::new();
-    let mut last_raw: HashMap<i64, (i64, Observed)> = HashMap::new();
-    let send_alert = |alert: Alert, metrics: &MetricsState| {
-        if notice_tx.try_send(alert).is_err() {
-            metrics.notice_dropped();
-        }
-    };
+    // more incident ids, reserved in the background when few are left
+    let (ids_tx, mut ids_rx) = mpsc::channel::<Option<i64>>(1);
+    let mut reserving = false;
     // SIGTERM (systemd, docker stop) ends the run like Ctrl-C: pending
     // results are written before exit
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -1165,71 +1531,47 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                     None => std::future::pending::<()>().await,
                 }
             } => break,
-            Some(r) = res_rx.recv() => {
-                let now = now_s();
-                let Some(h) = monitor.handle(r.id, r.outcome, now) else { continue };
-                // the monitor keeps the outcome (without its body) as the target's last
-                let Some(last) = monitor.get(h.target_id).and_then(|w| w.last.as_ref()) else { continue };
-                let mut sample = sample_of(h.target_id, now, h.observed, &last.outcome);
-                let prev = last_raw.get(&h.target_id).copied();
-                sample.keep_raw = h.observed != Observed::Up
-                    || h.transition.is_some()
-                    || prev.is_none_or(|(at, o)| o != Observed::Up || now - at >= a.sample_every);
-                if sample.keep_raw {
-                    last_raw.insert(h.target_id, (now, h.observed));
-                }
-                pending.samples.push(sample);
-                pending.events.extend(event_of(&h));
-                pending.events.extend(signal_events(&h, now));
-                if h.memory_changed {
-                    dirty.insert(h.target_id, ());
-                }
-                if let Some(w) = monitor.get(h.target_id) {
-                    metrics.observe(w);
-                    // warnings that are not failures go out on their own
-                    if let Some(tr) = h.transition
-                        && matches!(tr.to, Status::Degraded | Status::Changed)
-                    {
-                        let what = if tr.to == Status::Changed { "content-changed" } else { "degraded" };
-                        send_alert(warning_alert(w, what, serde_json::to_value(&h.evaluation.reasons).unwrap_or_default(), Severity::Warning, now), &metrics);
-                    }
-                    for s in &h.signals {
-                        let (what, sev) = match s {
-                            Signal::DnsChanged { .. } => ("dns-changed", Severity::Major),
-                            Signal::CertChanged { .. } => ("certificate-changed", Severity::Warning),
-                        };
-                        send_alert(warning_alert(w, what, serde_json::to_value(s).unwrap_or_default(), sev, now), &metrics);
-                    }
-                }
-            }
+            Some(r) = res_rx.recv() => st.on_result(r),
             _ = tick.tick() => {
-                let now = now_s();
-                for n in monitor.tick(now) {
-                    send_alert(alert_of(&n, &mut incident_severity), &metrics);
-                }
-                metrics.set_incidents(monitor.correlator().incidents().len(), monitor.correlator().failing_count(), !monitor.correlator().canary_down());
-            }
-            _ = flush.tick() => {
-                let now = now_s();
-                for id in std::mem::take(&mut dirty).into_keys() {
-                    if let Some(w) = monitor.get(id) && let Ok(s) = state_record(w, now) {
-                        pending.states.push((id, s));
+                // results already received are judged first, so a notice
+                // lists every failure seen before it
+                for _ in 0..65_536 {
+                    match res_rx.try_recv() {
+                        Ok(r) => st.on_result(r),
+                        Err(_) => break,
                     }
                 }
-                let batch = std::mem::replace(&mut pending, WriteBatch { samples: Vec::new(), events: Vec::new(), states: Vec::new() });
-                if !(batch.samples.is_empty() && batch.events.is_empty() && batch.states.is_empty())
-                    && let Err(mpsc::error::TrySendError::Full(b)) = write_tx.try_send(batch)
-                {
-                    // the database is behind: keep state changes, drop raw samples
-                    metrics.samples_dropped(b.samples.len() as u64);
-                    pending.events = b.events;
-                    pending.states = b.states;
+                st.on_tick(now_s());
+                if !reserving && st.monitor.correlator().ids_left() < ID_LOW {
+                    reserving = true;
+                    let store = store.clone();
+                    let tx = ids_tx.clone();
+                    tokio::spawn(async move {
+                        let r = match store.allocate_watch_incident_ids(ID_BLOCK).await {
+                            Ok(first) => Some(first),
+                            Err(e) => {
+                                eprintln!("error: reserving incident ids: {e}");
+                                None
+                            }
+                        };
+                        let _ = tx.send(r).await;
+                    });
                 }
             }
+            Some(ids) = ids_rx.recv() => {
+                reserving = false;
+                if let Some(first) = ids {
+                    st.monitor
+                        .correlator_mut()
+                        .grant_ids(u64::try_from(first).unwrap_or(0), ID_BLOCK);
+                }
+            }
+            _ = flush.tick() => st.flush(now_s()),
             _ = reload.tick() => {
                 let now = now_s();
                 match load(store.as_ref(), &scope, now, true).await {
                     Ok(fresh) => {
+                        let monitor = &mut st.monitor;
                         let mut jobs = Vec::with_capacity(fresh.len());
                         let mut keep = std::collections::HashSet::new();
                         let mut edited = false;
@@ -1279,11 +1621,7 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
                     });
                 }
             }
-            Some(ok) = canary_rx.recv() => {
-                for n in monitor.canary(ok, now_s()) {
-                    send_alert(alert_of(&n, &mut incident_severity), &metrics);
-                }
-            }
+            Some(ok) = canary_rx.recv() => st.on_canary(ok, now_s()),
             _ = prune.tick() => {
                 let before = now_s() - i64::from(a.retention_days) * 86_400;
                 if let Err(e) = store.prune_watch_samples(before).await {
@@ -1292,20 +1630,29 @@ pub async fn run_forever(ctx: &Ctx, a: RunArgs) -> Result<ExitCode> {
             }
         }
     }
-    // stop probing, write what is pending, send what is queued
+    // stop probing, judge what was received, store what is pending, send
+    // what is queued, then wait for the storage queue to be written
     let _ = shutdown_tx.send(true);
     let _ = sched_handle.await;
+    while let Ok(r) = res_rx.try_recv() {
+        st.on_result(r);
+    }
     let now = now_s();
-    for id in std::mem::take(&mut dirty).into_keys() {
-        if let Some(w) = monitor.get(id) {
-            pending.states.push((id, state_record(w, now)?));
+    st.flush(now);
+    st.send_notices(Vec::new(), now);
+    drop(st);
+    let _ = sender.await;
+    tokio::select! {
+        _ = writer.close() => {}
+        _ = tokio::signal::ctrl_c() => {
+            let w = writer.waiting();
+            eprintln!(
+                "error: interrupted while the database was busy: {} events, {} states, {} notices, {} incident changes and {} samples were not written",
+                w.events, w.states, w.notices, w.incident_changes, w.samples
+            );
+            return Ok(ExitCode::FAILURE);
         }
     }
-    let _ = write_tx.send(pending).await;
-    drop(write_tx);
-    drop(notice_tx);
-    let _ = writer.await;
-    let _ = sender.await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1451,4 +1798,123 @@ async fn notices(ctx: &Ctx, limit: u64) -> Result<ExitCode> {
     }
     emit(ctx.format, &json, &t)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_watch::correlate::{GroupScope, IncidentRecord};
+
+    fn member(t: &str) -> Member {
+        Member {
+            target: t.into(),
+            status: Status::Down,
+            establishment: None,
+            region: None,
+        }
+    }
+
+    #[test]
+    fn an_end_is_forgotten_only_after_its_notice_and_the_rest_at_once() {
+        let record = IncidentRecord {
+            id: 7,
+            scope: GroupScope::Sector,
+            began: 100,
+            announced: true,
+            last_notice: 110,
+            unreported: vec![],
+        };
+        let changes = vec![
+            Change::Incident {
+                record: IncidentRecord {
+                    id: 8,
+                    ..record.clone()
+                },
+                members: vec![member("a")],
+                removed: vec![],
+            },
+            Change::IncidentClosed { id: 7 },
+            // an incident never announced dissolves: nothing to wait for
+            Change::IncidentClosed { id: 9 },
+            Change::LoneClosed {
+                target: "portal".into(),
+            },
+        ];
+        let notices = vec![
+            Notice::IncidentResolved {
+                incident: 7,
+                scope: GroupScope::Sector,
+                members: vec![member("b")],
+                began: 100,
+                at: 200,
+            },
+            Notice::TargetRecovered {
+                target: member("portal"),
+                at: 200,
+            },
+        ];
+        let (now, after) = plan_ops(&changes, &notices, 200);
+        let now_keys: Vec<String> = now
+            .iter()
+            .map(|op| match op {
+                WatchIncidentOp::Save { key, .. } => format!("save {key}"),
+                WatchIncidentOp::Close { key } => format!("close {key}"),
+                WatchIncidentOp::Delivered { key, .. } => format!("delivered {key}"),
+            })
+            .collect();
+        assert_eq!(now_keys, ["save incident-8", "close incident-9"]);
+        assert_eq!(
+            after.get("incident-7"),
+            Some(&vec![WatchIncidentOp::Close {
+                key: "incident-7".into()
+            }])
+        );
+        assert_eq!(
+            after.get("target:portal"),
+            Some(&vec![WatchIncidentOp::Close {
+                key: "target:portal".into()
+            }])
+        );
+        // what is stored reads back as what was open
+        let WatchIncidentOp::Save { data, members, .. } = &now[0] else {
+            unreachable!()
+        };
+        let (incidents, _, _) = parse_open(vec![WatchOpenIncident {
+            key: "incident-8".into(),
+            data: data.clone(),
+            updated_at: 200,
+            members: members.clone(),
+            routes: vec!["national".into()],
+        }]);
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].0.id, 8);
+        assert_eq!(incidents[0].1, vec![member("a")]);
+        // and so does a failure notified on its own
+        let (now, _) = plan_ops(
+            &[Change::Lone {
+                member: member("portal"),
+                since: 150,
+            }],
+            &[],
+            200,
+        );
+        let WatchIncidentOp::Save {
+            key, data, members, ..
+        } = &now[0]
+        else {
+            unreachable!()
+        };
+        let (_, lone, routes) = parse_open(vec![WatchOpenIncident {
+            key: key.clone(),
+            data: data.clone(),
+            updated_at: 200,
+            members: members.clone(),
+            routes: vec!["ops".into()],
+        }]);
+        assert_eq!(lone, vec![(member("portal"), 150)]);
+        assert_eq!(
+            routes,
+            vec![("target:portal".to_string(), vec!["ops".to_string()])]
+        );
+    }
 }

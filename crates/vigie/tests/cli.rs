@@ -182,6 +182,56 @@ fn ingest_then_query_in_every_format() {
     assert!(status["hosts"].as_u64().unwrap() >= 3);
 }
 
+/// Wrong clocks, control characters and overlong values are counted and
+/// shown, not applied silently (docs/formats.md).
+#[test]
+fn ingest_shows_implausible_times_and_adjusted_values() {
+    let t = seeded();
+    let line = |host: &str, unix: &str| {
+        format!(
+            "{{\"hostIdentifier\":\"{host}\",\"unixTime\":{unix},\"name\":\"patches\",\"snapshot\":[{{\"hotfix_id\":\"KB4012212\"}}]}}\n"
+        )
+    };
+    let long = format!("rbh-{}", "a".repeat(1024));
+    let log = [
+        line("rbh-pc1", "0"),
+        line("rbh-pc2", "253402300800"),
+        line("rbh-pc3\\u0000", "1706695200"),
+        line(&long, "1706695200"),
+    ]
+    .concat();
+    let f = t.write("clocks.log", &log);
+    let out = t.vigie().arg("ingest").arg(&f).output().unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    for shown in [
+        "1 future-dated (counted now)",
+        "1 dated before 1995 (counted now)",
+        "1 value cut to length",
+        "1 value with control characters escaped",
+    ] {
+        assert!(table.contains(shown), "{shown}: {table}");
+    }
+    let f = t.write("clocks2.log", &log.replace("rbh-", "RBH-"));
+    let rows = t.json(&["ingest", f.to_str().unwrap()]);
+    let r = &rows[0];
+    assert_eq!(
+        (
+            &r["future_dated"],
+            &r["too_old"],
+            &r["values_truncated"],
+            &r["values_escaped"]
+        ),
+        (
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(1)
+        ),
+        "{r}"
+    );
+}
+
 #[test]
 fn bad_input_names_the_file_and_line_and_changes_nothing() {
     let t = seeded();
@@ -659,4 +709,49 @@ fn demo_ends_on_the_dashboard() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(ok, "the printed demo login signs in");
+}
+
+/// `vigie hosts` names machines by the opaque ids the API and the pages
+/// show (docs/web.md, "Machine ids"): 13 characters, never a number, the
+/// same from one process to the next (the key is in the database).
+#[test]
+fn hosts_are_listed_by_opaque_ids() {
+    let t = seeded();
+    t.vigie()
+        .arg("ingest")
+        .arg(fixture("osquery/windows7-snapshot.log"))
+        .assert()
+        .success();
+    let first = t.json(&["hosts"]);
+    let ids: Vec<String> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!ids.is_empty(), "{first}");
+    for id in &ids {
+        assert_eq!(id.len(), 13, "{id}");
+        assert!(id.parse::<i64>().is_err(), "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)),
+            "{id}"
+        );
+    }
+    // another process, the same ids; in CSV and in the table too
+    let again = t.json(&["hosts"]);
+    assert_eq!(first, again);
+    let csv = t
+        .vigie()
+        .args(["hosts", "--format", "csv"])
+        .output()
+        .unwrap();
+    let table = t.vigie().args(["hosts"]).output().unwrap();
+    for out in [csv, table] {
+        let text = String::from_utf8(out.stdout).unwrap();
+        for id in &ids {
+            assert!(text.contains(id.as_str()), "{id} not in {text}");
+        }
+    }
 }

@@ -208,6 +208,11 @@ async fn a_mass_event_is_one_notification_per_route() {
         "vigie_target_state{",
         "vigie_watch_targets 60",
         "vigie_probes_finished_total",
+        "vigie_samples_written_total",
+        "vigie_samples_dropped_total 0",
+        "vigie_store_writes_waiting{kind=\"events\"}",
+        "vigie_store_writes_waiting{kind=\"notices\"}",
+        "vigie_store_oldest_write_waiting_seconds",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
@@ -332,4 +337,337 @@ async fn a_mass_event_is_one_notification_per_route() {
         regions.contains(&"R1") && regions.contains(&"R2"),
         "{regions:?}"
     );
+}
+
+fn kinds(r: &Received, route: &str) -> Vec<(String, String)> {
+    opened(r, route)
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap_or("").to_string(),
+                v["key"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits (at most `secs`) for `cond`, checking every 250 ms.
+async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "{what}: not within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn json_of(c: &mut Command) -> Value {
+    let out = c.output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// An incident outlives the runner: killed (SIGKILL) while it is open and
+/// restarted while the sites still fail, vigie announces nothing again;
+/// stopped (SIGTERM) and restarted after the sites came back while it was
+/// down, it probes them again and sends the resolution. The receiver gets
+/// exactly one opening and one resolution, with one key, and the register
+/// holds one row of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_survives_restarts_of_the_runner() {
+    const N: usize = 8;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db").display().to_string();
+    let sites = Sites(Arc::new((0..N).map(|_| AtomicU8::new(0)).collect()));
+    let site_addr = serve(
+        Router::new()
+            .route("/site/{i}", get(site))
+            .with_state(sites.clone()),
+    )
+    .await;
+    let received = Received::default();
+    let hook_addr = serve(
+        Router::new()
+            .route("/hook/{route}", post(hook))
+            .with_state(received.clone()),
+    )
+    .await;
+    let mut targets = String::from("name,url,interval,timeout\n");
+    for i in 0..N {
+        targets.push_str(&format!("site{i},http://{site_addr}/site/{i},2,1\n"));
+    }
+    let tpath = dir.path().join("targets.csv");
+    std::fs::write(&tpath, targets).unwrap();
+    ok(vigie(&db).args(["watch", "import"]).arg(&tpath));
+    let npath = dir.path().join("notify.toml");
+    std::fs::write(
+        &npath,
+        format!(
+            "[[channel]]\nname = \"cert\"\nkind = \"webhook\"\nurl = \"http://{hook_addr}/hook/national\"\nsecret = \"s3cret\"\n\n\
+             [[route]]\nname = \"national\"\nchannel = \"cert\"\nmin_severity = \"major\"\n"
+        ),
+    )
+    .unwrap();
+    let start = |n: u32| {
+        let log = std::fs::File::create(dir.path().join(format!("run{n}.log"))).unwrap();
+        Kill(
+            vigie(&db)
+                .args(["watch", "run", "--duration", "120", "--group-gather", "2"])
+                .arg("--notify")
+                .arg(&npath)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let statuses = || -> Vec<String> {
+        json_of(vigie(&db).args(["watch", "list", "--format", "json"]))
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| t["status"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let register = || -> Vec<(String, String)> {
+        json_of(vigie(&db).args(["watch", "notices", "--format", "json"]))
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|n| {
+                        (
+                            n["kind"].as_str().unwrap_or("").to_string(),
+                            n["key"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // run 1: all is well, then every site fails
+    let mut run1 = start(1);
+    wait_for(40, "every site declared up", || {
+        let s = statuses();
+        s.len() == N && s.iter().all(|s| s == "up")
+    })
+    .await;
+    for m in sites.0.iter() {
+        m.store(2, Ordering::Relaxed);
+    }
+    wait_for(30, "the opening", || {
+        !opened(&received, "national").is_empty()
+    })
+    .await;
+    wait_for(15, "the opening in the register", || {
+        register().iter().any(|(k, _)| k.starts_with("opened"))
+    })
+    .await;
+    let first = kinds(&received, "national");
+    assert_eq!(first.len(), 1, "{first:?}");
+    let key = first[0].1.clone();
+    assert!(key.starts_with("incident-"), "{key}");
+    // kill -9 during the incident
+    run1.0.kill().unwrap();
+    run1.0.wait().unwrap();
+
+    // run 2: the sites still fail; the incident is resumed, not announced again
+    let mut run2 = start(2);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        kinds(&received, "national"),
+        first,
+        "no second opening after the restart"
+    );
+    // SIGTERM (systemd, docker stop)
+    let pid = run2.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = Instant::now();
+    loop {
+        if let Some(st) = run2.0.try_wait().unwrap() {
+            assert!(st.success(), "run 2 ended with {st:?}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "run 2 did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // the sites come back while vigie is down
+    for m in sites.0.iter() {
+        m.store(0, Ordering::Relaxed);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(kinds(&received, "national"), first);
+
+    // run 3: probes again and sends the resolution
+    let run3 = start(3);
+    wait_for(40, "the resolution after the restart", || {
+        opened(&received, "national").len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let all = kinds(&received, "national");
+    assert_eq!(
+        all,
+        vec![
+            ("opened".to_string(), key.clone()),
+            ("resolved".to_string(), key.clone())
+        ],
+        "exactly one opening and one resolution, with one key"
+    );
+    wait_for(15, "the resolution in the register", || {
+        register().iter().any(|(k, _)| k.starts_with("resolved"))
+    })
+    .await;
+    let rows = register();
+    let of_key: Vec<&str> = rows
+        .iter()
+        .filter(|(_, k)| *k == key)
+        .map(|(kind, _)| kind.as_str())
+        .collect();
+    assert_eq!(of_key.len(), 2, "{rows:?}");
+    assert_eq!(
+        of_key.iter().filter(|k| k.starts_with("opened")).count(),
+        1,
+        "{rows:?}"
+    );
+    assert_eq!(
+        of_key.iter().filter(|k| k.starts_with("resolved")).count(),
+        1,
+        "{rows:?}"
+    );
+    drop(run3);
+}
+
+/// A target that never answered is neither "up" in the list nor an event
+/// without a reason: it is pending until its first probe, which declares
+/// it down at once; and every later change carries its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_never_answered_is_not_up_and_every_event_has_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db").display().to_string();
+    let sites = Sites(Arc::new((0..1).map(|_| AtomicU8::new(0)).collect()));
+    let site_addr = serve(
+        Router::new()
+            .route("/site/{i}", get(site))
+            .with_state(sites.clone()),
+    )
+    .await;
+    // a port nobody listens on
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    ok(vigie(&db).args([
+        "watch",
+        "add",
+        &format!("http://127.0.0.1:{closed}/"),
+        "--name",
+        "never",
+        "--no-deface",
+        "--timeout",
+        "2",
+    ]));
+    let list = |name: &str| -> Value {
+        json_of(vigie(&db).args(["watch", "list", "--format", "json"]))
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(list("never")["status"], Value::Null, "not probed yet");
+    let once = || vigie(&db).args(["watch", "once"]).output().unwrap();
+    let out = once();
+    assert_eq!(out.status.code(), Some(2), "down: exit code 2");
+    let t = list("never");
+    assert_eq!(t["status"], "down", "never answered, so not up: {t}");
+    let events = json_of(vigie(&db).args(["watch", "events", "--format", "json"]));
+    let evs: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "never")
+        .collect();
+    assert_eq!(evs.len(), 1, "{events}");
+    assert_eq!(
+        (evs[0]["from"].as_str(), evs[0]["to"].as_str()),
+        (Some("pending"), Some("down"))
+    );
+    assert!(
+        evs[0]["detail"].as_array().is_some_and(|a| !a.is_empty()),
+        "the event carries its reason: {}",
+        evs[0]
+    );
+    let table = String::from_utf8_lossy(
+        &vigie(&db)
+            .args(["watch", "events"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(table.contains("refused"), "the table says why: {table}");
+
+    // a site that answered, then fails: up -> down with its reason
+    ok(vigie(&db).args([
+        "watch",
+        "add",
+        &format!("http://{site_addr}/site/0"),
+        "--name",
+        "flaky",
+        "--no-deface",
+    ]));
+    let _ = once();
+    assert_eq!(list("flaky")["status"], "up");
+    sites.0[0].store(2, Ordering::Relaxed);
+    let _ = once();
+    assert_eq!(
+        list("flaky")["status"],
+        "up",
+        "one failure is not an outage"
+    );
+    let _ = once();
+    assert_eq!(list("flaky")["status"], "down");
+    let events = json_of(vigie(&db).args(["watch", "events", "--format", "json"]));
+    let flaky: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "flaky")
+        .collect();
+    assert_eq!(flaky.len(), 2, "{events}");
+    for e in &flaky {
+        assert!(
+            e["detail"].as_array().is_some_and(|a| !a.is_empty()),
+            "every event carries its reason: {e}"
+        );
+    }
+    assert_eq!(
+        (flaky[0]["from"].as_str(), flaky[0]["to"].as_str()),
+        (Some("up"), Some("down"))
+    );
+    assert_eq!(flaky[0]["detail"][0]["kind"], "unexpected-status");
+    assert_eq!(flaky[1]["detail"][0]["kind"], "answered");
+    let table = String::from_utf8_lossy(
+        &vigie(&db)
+            .args(["watch", "events"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(table.contains("status 503"), "{table}");
+    assert!(table.contains("answered 200"), "{table}");
 }

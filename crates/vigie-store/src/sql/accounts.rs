@@ -1,5 +1,6 @@
-//! Accounts, API tokens, sessions and the audit log (migration 0003).
-//! National reference tables: nothing here is keyed by establishment.
+//! Accounts, API tokens, sessions and the audit log (migration 0003), and
+//! the installation's secrets (migration 0008). National reference tables:
+//! nothing here is keyed by establishment.
 
 use super::{SqlStore, WriteTx, corrupt, q, qs, ts};
 use crate::{
@@ -649,5 +650,57 @@ impl SqlStore {
             .iter()
             .map(audit_from_row)
             .collect()
+    }
+
+    pub(super) async fn a_installation_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>> {
+        check_text("secret name", name, false)?;
+        if candidate.is_empty() {
+            return Err(StoreError::Invalid(
+                "an installation secret cannot be empty".into(),
+            ));
+        }
+        let read = |row: Option<AnyRow>| -> Result<Option<Vec<u8>>> {
+            let Some(row) = row else { return Ok(None) };
+            let value: Vec<u8> = row.try_get(0)?;
+            if value.is_empty() {
+                return Err(corrupt("installation_secrets", format!("{name} is empty")));
+            }
+            Ok(Some(value))
+        };
+        // almost always there already: a read, without waiting for a
+        // writer's turn (an ingest may hold it for minutes)
+        let select = "SELECT value FROM installation_secrets WHERE name = $1";
+        if let Some(v) = read(
+            qs(select)
+                .bind(name.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )? {
+            return Ok(v);
+        }
+        // the first writer's candidate wins; whoever comes second (another
+        // handle, another process) reads it
+        let mut tx = self.write().await?;
+        qs(
+            "INSERT INTO installation_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+            ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_string())
+        .bind(candidate.to_vec())
+        .bind(Timestamp::now().as_second())
+        .execute(&mut *tx)
+        .await?;
+        let stored = read(
+            qs(select)
+                .bind(name.to_string())
+                .fetch_optional(&mut *tx)
+                .await?,
+        )?;
+        tx.commit().await?;
+        stored.ok_or_else(|| corrupt("installation_secrets", format!("{name} was not stored")))
     }
 }

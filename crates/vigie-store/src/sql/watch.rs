@@ -441,8 +441,26 @@ impl SqlStore {
             }
             query.execute(&mut *tx).await?;
         }
-        // events: seq orders several changes of one target in one second
+        // events: seq orders several changes of one target in one second,
+        // after those already stored (an earlier batch, `watch once` run
+        // twice within a second): a change is never dropped as a duplicate
         let mut seq: HashMap<(i64, i64), i64> = HashMap::new();
+        for e in events {
+            let Some(est) = ests.get(&e.target_id) else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(v) = seq.entry((e.target_id, e.at)) {
+                let max: i64 = qs("SELECT COALESCE(MAX(seq), 0) FROM watch_events \
+                                   WHERE est_id = $1 AND target_id = $2 AND at = $3")
+                .bind(*est)
+                .bind(e.target_id)
+                .bind(e.at)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+                v.insert(max);
+            }
+        }
         let evs: Vec<(i64, i64, &WatchEvent)> = events
             .iter()
             .filter_map(|e| {
@@ -650,5 +668,173 @@ impl SqlStore {
             });
         }
         Ok(out)
+    }
+}
+
+/// Most incident ids one call reserves.
+const MAX_INCIDENT_IDS: u64 = 1_000_000;
+
+/// Open incidents of the watch (migration 0006): national reference
+/// tables keyed by the runner and the incident's key.
+impl SqlStore {
+    pub(super) async fn w_allocate_incident_ids(&self, count: u64) -> Result<i64> {
+        let n = i64::try_from(count.clamp(1, MAX_INCIDENT_IDS)).unwrap_or(1);
+        let mut tx = self.write().await?;
+        let next: i64 = qs(
+            "UPDATE id_alloc SET next_id = next_id + $1 WHERE name = 'watch_incident' RETURNING next_id",
+        )
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        tx.commit().await?;
+        Ok(next - n)
+    }
+
+    pub(super) async fn w_save_incidents(
+        &self,
+        runner: &str,
+        ops: &[crate::WatchIncidentOp],
+    ) -> Result<()> {
+        use crate::WatchIncidentOp;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().await?;
+        for op in ops {
+            match op {
+                WatchIncidentOp::Save {
+                    key,
+                    data,
+                    members,
+                    removed,
+                    at,
+                } => {
+                    qs("INSERT INTO watch_incidents (runner, incident_key, data, updated_at) VALUES ($1, $2, $3, $4) \
+                        ON CONFLICT (runner, incident_key) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
+                        .bind(runner.to_string())
+                        .bind(key.clone())
+                        .bind(data.clone())
+                        .bind(*at)
+                        .execute(&mut *tx)
+                        .await?;
+                    for chunk in members.chunks(CHUNK) {
+                        let sql = format!(
+                            "INSERT INTO watch_incident_members (runner, incident_key, target, data) VALUES {} \
+                             ON CONFLICT (runner, incident_key, target) DO UPDATE SET data = excluded.data",
+                            placeholders(self.dialect, chunk.len(), 4, 1)
+                        );
+                        let mut query = q(sql);
+                        for (target, m) in chunk {
+                            query = query
+                                .bind(runner.to_string())
+                                .bind(key.clone())
+                                .bind(target.clone())
+                                .bind(m.clone());
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                    for target in removed {
+                        qs("DELETE FROM watch_incident_members WHERE runner = $1 AND incident_key = $2 AND target = $3")
+                            .bind(runner.to_string())
+                            .bind(key.clone())
+                            .bind(target.clone())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                WatchIncidentOp::Delivered { key, routes, at } => {
+                    let open = qs(
+                        "SELECT COUNT(*) FROM watch_incidents WHERE runner = $1 AND incident_key = $2",
+                    )
+                    .bind(runner.to_string())
+                    .bind(key.clone())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get::<i64, _>(0)?;
+                    if open == 0 {
+                        continue;
+                    }
+                    for route in routes {
+                        qs("INSERT INTO watch_incident_deliveries (runner, incident_key, route, delivered_at) \
+                            VALUES ($1, $2, $3, $4) ON CONFLICT (runner, incident_key, route) DO NOTHING")
+                            .bind(runner.to_string())
+                            .bind(key.clone())
+                            .bind(route.clone())
+                            .bind(*at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                WatchIncidentOp::Close { key } => {
+                    for table in [
+                        "watch_incident_deliveries",
+                        "watch_incident_members",
+                        "watch_incidents",
+                    ] {
+                        q(format!(
+                            "DELETE FROM {table} WHERE runner = $1 AND incident_key = $2"
+                        ))
+                        .bind(runner.to_string())
+                        .bind(key.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn w_open_incidents(
+        &self,
+        runner: &str,
+    ) -> Result<Vec<crate::WatchOpenIncident>> {
+        let mut out: BTreeMap<String, crate::WatchOpenIncident> = BTreeMap::new();
+        let rows = qs(
+            "SELECT incident_key, data, updated_at FROM watch_incidents WHERE runner = $1 ORDER BY incident_key",
+        )
+        .bind(runner.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let key: String = r.try_get(0)?;
+            out.insert(
+                key.clone(),
+                crate::WatchOpenIncident {
+                    key,
+                    data: r.try_get(1)?,
+                    updated_at: r.try_get(2)?,
+                    members: Vec::new(),
+                    routes: Vec::new(),
+                },
+            );
+        }
+        let rows = qs(
+            "SELECT incident_key, target, data FROM watch_incident_members WHERE runner = $1 \
+             ORDER BY incident_key, target",
+        )
+        .bind(runner.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            if let Some(i) = out.get_mut(&r.try_get::<String, _>(0)?) {
+                i.members.push((r.try_get(1)?, r.try_get(2)?));
+            }
+        }
+        let rows = qs(
+            "SELECT incident_key, route FROM watch_incident_deliveries WHERE runner = $1 \
+             ORDER BY incident_key, route",
+        )
+        .bind(runner.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            if let Some(i) = out.get_mut(&r.try_get::<String, _>(0)?) {
+                i.routes.push(r.try_get(1)?);
+            }
+        }
+        Ok(out.into_values().collect())
     }
 }
