@@ -897,51 +897,6 @@ async fn a_huge_host_name_is_stored_cut_and_counted() {
     );
 }
 
-/// One host's osquery differential log: its OS, then `rows` program rows
-/// logged as differential events at the same second (one observation with
-/// a `Delta` software list): nine in ten added, one in ten removed.
-fn differential_log(host: &str, unix: i64, rows: usize) -> String {
-    let head = format!(
-        r#""hostIdentifier":"{host}","unixTime":{unix},"decorations":{{"establishment":"RBH"}}"#
-    );
-    let mut out = format!(
-        "{{\"snapshot\":[{{\"name\":\"Microsoft Windows 10 Pro\",\"version\":\"10.0.19045\",\"major\":\"10\",\"minor\":\"0\",\"build\":\"19045\",\"platform\":\"windows\"}}],\"action\":\"snapshot\",\"name\":\"os\",{head}}}\n"
-    );
-    for i in 0..rows {
-        let action = if i % 10 == 9 { "removed" } else { "added" };
-        out.push_str(&format!(
-            "{{\"name\":\"programs\",\"columns\":{{\"name\":\"Program {i}\",\"version\":\"1.{i}\",\"publisher\":\"Vendor {}\"}},\"action\":\"{action}\",{head}}}\n",
-            i % 97
-        ));
-    }
-    out
-}
-
-/// The measurement behind BENCHMARKS.md's differential-apply figures (not a
-/// CI test: timings depend on the machine). Run with
-/// `cargo test --release -p vigie-ingest --test pipeline differential_apply_timing -- --ignored --nocapture`.
-#[ignore]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn differential_apply_timing() {
-    for rows in [25_000usize, 50_000, 100_000] {
-        let mut e = env().await;
-        let p = write(
-            &e.dir,
-            "diff.log",
-            &differential_log("RBH-DIFF1", MAY_11, rows),
-        );
-        let t = std::time::Instant::now();
-        let r = e
-            .pipeline
-            .ingest_file(&p, &IngestOptions::default())
-            .await
-            .unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!((r.observations, r.hosts_new), (1, 1), "{r:?}");
-        println!("differential log, {rows} rows for one host: ingested in {secs:.2} s");
-    }
-}
-
 /// A file sent for one establishment whose inventory tags machines for
 /// another: confined (an officer's or an ingest token's upload), it is
 /// refused whole; sent by the CLI with `--establishment`, it is recorded as

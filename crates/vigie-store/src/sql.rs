@@ -985,11 +985,27 @@ impl Store for SqlStore {
         // each establishment's latest day: one index seek per establishment
         // (not a scan of the whole history); NULL when it has none yet,
         // which the joins below drop
-        let ids = self.scope_est_ids(scope).await?;
-        let latest = format!(
-            "(SELECT x.est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.est_id AND d.day <= {day}) AS day \
-             FROM {ids}) m"
-        );
+        let latest = match self.dialect {
+            // a lateral lookup: PostgreSQL otherwise folds the correlated
+            // subquery into a hash join's condition, misjudges the rows and
+            // scans the establishments once per establishment; Citus runs
+            // it on the shards (joined on est_id)
+            Dialect::Postgres => {
+                let cond = self.est_condition(scope, "x.est_id", None, None).await?;
+                format!(
+                    "(SELECT x.est_id, l.day FROM est_ids x CROSS JOIN LATERAL \
+                     (SELECT MAX(d.day) AS day FROM daily_hosts d WHERE d.est_id = x.est_id AND d.day <= {day}) l \
+                     WHERE {cond}) m"
+                )
+            }
+            Dialect::Sqlite => {
+                let ids = self.scope_est_ids(scope).await?;
+                format!(
+                    "(SELECT x.est_id, (SELECT MAX(d.day) FROM daily_hosts d WHERE d.est_id = x.est_id AND d.day <= {day}) AS day \
+                     FROM {ids}) m"
+                )
+            }
+        };
         let joins = "LEFT JOIN establishments e ON e.id = m.est_id LEFT JOIN regions r ON r.code = e.region_code";
         let hosts = q(format!(
             "SELECT {key}, {name}, CAST(COALESCE(SUM(h.hosts), 0) AS BIGINT) FROM {latest} \

@@ -54,6 +54,20 @@ pub enum BenchCommand {
     /// The watch benchmark's site server (run by `bench watch` in its own process).
     #[command(hide = true)]
     ServeSites(crate::bench_watch::ServeSitesArgs),
+    /// Time `assess` on the current database at a date long after its last
+    /// observations (a gap with no assessment), with peak memory.
+    Assess {
+        /// Days after today to assess at.
+        #[arg(long, default_value_t = 365)]
+        days_later: u32,
+    },
+    /// One host's osquery differential log of N program rows (9 in 10 added,
+    /// 1 in 10 removed, all at one second) ingested into a fresh SQLite file.
+    Differential {
+        /// Row counts to measure, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "25000,50000,100000")]
+        rows: Vec<usize>,
+    },
     /// Time `posture` (sector, region, establishment) on the current database.
     Posture {
         #[arg(long, default_value_t = 20)]
@@ -331,6 +345,101 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
             emit(ctx.format, &result, &t)?;
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Assess { days_later } => {
+            let store = ctx.store().await?;
+            let mut pipeline = ctx.pipeline(&store).await?;
+            let at = jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_hours(24 * i64::from(days_later)))
+                .context("--days-later is too far")?;
+            let t = Instant::now();
+            let r = pipeline.assess(at).await?;
+            let seconds = t.elapsed().as_secs_f64();
+            #[derive(Serialize)]
+            struct AssessBench {
+                machine: String,
+                backend: String,
+                at: String,
+                hosts: u64,
+                findings_opened: u64,
+                findings_closed: u64,
+                seconds: f64,
+                hosts_per_second: f64,
+                peak_rss_mib: f64,
+            }
+            let result = AssessBench {
+                machine: machine(),
+                backend: store.backend().into(),
+                at: at.to_string(),
+                hosts: r.hosts,
+                findings_opened: r.findings_opened,
+                findings_closed: r.findings_closed,
+                seconds,
+                hosts_per_second: r.hosts as f64 / seconds.max(1e-9),
+                peak_rss_mib: peak_rss_mib(),
+            };
+            let mut t = Table::new(["measure", "value"]);
+            t.row(["machine".to_string(), result.machine.clone()]);
+            t.row(["backend".to_string(), result.backend.clone()]);
+            t.row(["assessed at".to_string(), result.at.clone()]);
+            t.row(["machines".to_string(), result.hosts.to_string()]);
+            t.row([
+                "findings opened / closed".to_string(),
+                format!("{} / {}", result.findings_opened, result.findings_closed),
+            ]);
+            t.row(["time".to_string(), format!("{:.2} s", result.seconds)]);
+            t.row([
+                "rate".to_string(),
+                format!("{:.0} machines/s", result.hosts_per_second),
+            ]);
+            t.row([
+                "peak RSS".to_string(),
+                format!("{:.0} MiB", result.peak_rss_mib),
+            ]);
+            emit(ctx.format, &result, &t)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Differential { rows } => {
+            #[derive(Serialize)]
+            struct DiffBench {
+                machine: String,
+                rows: usize,
+                seconds: f64,
+            }
+            let mut results = Vec::new();
+            for n in rows {
+                let dir = tempfile::tempdir()?;
+                let db = dir.path().join("bench.db").display().to_string();
+                let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&db).await?);
+                let codes = bench_codes(1)?;
+                import_bench_org(store.as_ref(), &codes).await?;
+                let path = dir.path().join("diff.log");
+                std::fs::write(&path, differential_log(&codes[0], n))?;
+                let mut pipeline = ctx.pipeline(&store).await?;
+                let t = Instant::now();
+                let r = pipeline
+                    .ingest_file(&path, &IngestOptions::default())
+                    .await
+                    .with_context(|| path.display().to_string())?;
+                let seconds = t.elapsed().as_secs_f64();
+                if r.hosts_new != 1 {
+                    bail!("expected one machine, got {r:?}");
+                }
+                results.push(DiffBench {
+                    machine: machine(),
+                    rows: n,
+                    seconds,
+                });
+            }
+            let mut t = Table::new(["rows", "ingest"]);
+            for r in &results {
+                t.row([r.rows.to_string(), format!("{:.2} s", r.seconds)]);
+            }
+            if !ctx.quiet {
+                eprintln!("machine: {}", machine());
+            }
+            emit(ctx.format, &results, &t)?;
+            Ok(ExitCode::SUCCESS)
+        }
         BenchCommand::Posture { iterations, at } => {
             let store = ctx.store().await?;
             let at = match at {
@@ -389,4 +498,23 @@ pub async fn run(ctx: &Ctx, cmd: BenchCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One host's osquery differential log: its OS, then `rows` program rows
+/// at one second, 9 in 10 added and 1 in 10 removed.
+fn differential_log(est: &EstablishmentCode, rows: usize) -> String {
+    let head = format!(
+        r#""hostIdentifier":"diff-host-1","unixTime":1700000000,"decorations":{{"establishment":"{est}"}}"#
+    );
+    let mut out = format!(
+        "{{\"snapshot\":[{{\"name\":\"Microsoft Windows 10 Pro\",\"version\":\"10.0.19045\",\"major\":\"10\",\"minor\":\"0\",\"build\":\"19045\",\"platform\":\"windows\"}}],\"action\":\"snapshot\",\"name\":\"os\",{head}}}\n"
+    );
+    for i in 0..rows {
+        let action = if i % 10 == 9 { "removed" } else { "added" };
+        out.push_str(&format!(
+            "{{\"name\":\"programs\",\"columns\":{{\"name\":\"Program {i}\",\"version\":\"1.{i}\",\"publisher\":\"Vendor {}\"}},\"action\":\"{action}\",{head}}}\n",
+            i % 97
+        ));
+    }
+    out
 }
