@@ -984,6 +984,7 @@ impl Pipeline {
         let touched: Vec<_> = touched.into_iter().collect();
         let days: Vec<Day> = days.into_iter().collect();
         tx.refresh_daily(&touched, &days).await.map_err(store_err)?;
+        tx.record_assessment(at).await.map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
         self.dict.commit();
         Ok(report)

@@ -36,6 +36,7 @@ pub const LAYOUT: &[(&str, Placement)] = &[
     ("ingested_files", Placement::Reference),
     ("org_version", Placement::Reference),
     ("vigie_migrations", Placement::Reference),
+    ("assessments", Placement::Reference),
     ("hosts", Placement::ByEstablishment),
     ("host_sources", Placement::ByEstablishment),
     ("findings", Placement::ByEstablishment),

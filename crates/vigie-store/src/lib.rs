@@ -418,6 +418,9 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// The newest recorded update per source, with its content.
     async fn kb_updates(&self) -> Result<Vec<(KbUpdateRecord, Vec<u8>)>>;
+    /// The time every machine was last brought up to (the latest committed
+    /// assessment), if any.
+    async fn last_assessment(&self) -> Result<Option<Timestamp>>;
 
     /// Removes all data (tests and demo only); the installation's
     /// secrets stay.
@@ -594,6 +597,9 @@ pub trait StoreTx: Send {
         establishments: &[Option<EstablishmentCode>],
         days: &[Day],
     ) -> Result<()>;
+    /// Records that this transaction brings every machine up to `at` (an
+    /// assessment): visible once committed, gone with a rollback.
+    async fn record_assessment(&mut self, at: Timestamp) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

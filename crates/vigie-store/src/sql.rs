@@ -1360,6 +1360,15 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn last_assessment(&self) -> Result<Option<Timestamp>> {
+        Ok(qs("SELECT at FROM assessments WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(ts))
+    }
+
     async fn upsert_watch_targets(&self, targets: &[WatchTargetInput]) -> Result<WatchImport> {
         self.w_upsert_targets(targets).await
     }
@@ -1578,6 +1587,7 @@ impl Store for SqlStore {
             "software",
             "ingested_files",
             "kb_updates",
+            "assessments",
             "establishments",
             "regions",
         ] {
@@ -2635,6 +2645,14 @@ impl StoreTx for SqlTx {
                 self.refresh_one(est, Day::from_number(d)).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn record_assessment(&mut self, at: Timestamp) -> Result<()> {
+        qs("INSERT INTO assessments (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+            .bind(at.as_second())
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 

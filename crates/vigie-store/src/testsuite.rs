@@ -219,6 +219,9 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         ("kb_updates_are_recorded", |s| {
             Box::pin(kb_updates_are_recorded(s))
         }),
+        ("assessments_are_recorded_with_their_transaction", |s| {
+            Box::pin(assessments_are_recorded_with_their_transaction(s))
+        }),
         ("reassessment_changes_findings_only", |s| {
             Box::pin(reassessment_changes_findings_only(s))
         }),
@@ -1323,6 +1326,28 @@ async fn kb_updates_are_recorded(store: &dyn Store) -> CaseResult {
         ups[0].0.version == "2026.08.21" && ups[0].1 == b"{\"x\":1}",
         "the newest load wins: {ups:?}"
     );
+    Ok(())
+}
+
+async fn assessments_are_recorded_with_their_transaction(store: &dyn Store) -> CaseResult {
+    let before = tryc!(store.last_assessment().await);
+    // rolled back: not recorded
+    let mut tx = tryc!(store.begin().await);
+    tryc!(tx.record_assessment(at("2026-11-30T06:00:00Z")).await);
+    drop(tx);
+    check!(
+        tryc!(store.last_assessment().await) == before,
+        "a rolled-back assessment is not recorded"
+    );
+    for t in ["2026-11-30T06:00:00Z", "2026-12-01T06:00:00Z"] {
+        let mut tx = tryc!(store.begin().await);
+        tryc!(tx.record_assessment(at(t)).await);
+        tryc!(tx.commit().await);
+        check!(
+            tryc!(store.last_assessment().await) == Some(at(t)),
+            "the latest committed assessment is {t}"
+        );
+    }
     Ok(())
 }
 

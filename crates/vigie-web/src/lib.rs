@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod currency;
 pub mod error;
 pub mod openapi;
 pub mod pages;

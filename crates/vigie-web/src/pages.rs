@@ -68,8 +68,33 @@ pub(crate) fn user_box(c: &Caller) -> UserBox {
     }
 }
 
-pub(crate) fn generated() -> String {
-    vigie_core::rfc3339(jiff::Timestamp::now().as_second())
+/// How long after an assessment the figures are said to be out of date:
+/// a day, and slack for the daily run.
+const ASSESSMENT_STALE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
+
+/// What the footer says of the figures' time: when the page was computed,
+/// and when every machine was last brought up to date (a day-old
+/// assessment means changes since are not shown yet).
+pub(crate) async fn generated(st: &AppState) -> String {
+    let now = jiff::Timestamp::now();
+    let page = vigie_core::rfc3339(now.as_second());
+    match st.store.last_assessment().await {
+        Ok(Some(at)) if now.duration_since(at) > ASSESSMENT_STALE => format!(
+            "page computed {page} · WARNING: machines not brought up to date since {} (run vigie assess, or vigie serve, which does it daily)",
+            vigie_core::rfc3339(at.as_second())
+        ),
+        Ok(Some(at)) => format!(
+            "page computed {page} · machines brought up to date {}",
+            vigie_core::rfc3339(at.as_second())
+        ),
+        Ok(None) => format!(
+            "page computed {page} · WARNING: machines never brought up to date (run vigie assess)"
+        ),
+        Err(e) => {
+            tracing::warn!("last assessment unknown: {e}");
+            format!("page computed {page}")
+        }
+    }
 }
 
 fn render(t: &impl Template) -> Response {
@@ -187,6 +212,7 @@ struct DetailTpl {
 
 fn detail(
     caller: &Caller,
+    generated: String,
     title: String,
     crumbs: Vec<(String, String)>,
     lede: String,
@@ -196,7 +222,7 @@ fn detail(
         title,
         user: user_box(caller),
         crumbs,
-        generated: generated(),
+        generated,
         lede,
         sections,
     })
@@ -495,7 +521,7 @@ pub async fn overview(
         title,
         user: user_box(&caller),
         crumbs: Vec::new(),
-        generated: generated(),
+        generated: generated(&st).await,
         lede,
         cards,
         grid_title,
@@ -551,6 +577,7 @@ pub async fn region(
     ];
     Ok(detail(
         &caller,
+        generated(&st).await,
         format!("{} ({})", region.name, code),
         vec![("/".into(), "Overview".into())],
         format!("{} establishments.", rows.len()),
@@ -722,6 +749,7 @@ pub async fn establishment(
     }
     Ok(detail(
         &caller,
+        generated(&st).await,
         format!("{} ({})", e.name, e.code),
         crumbs,
         format!(
@@ -825,6 +853,7 @@ pub async fn host(
     findings.exports = vec![("JSON".into(), format!("/api/v1/hosts/{opaque}"))];
     Ok(detail(
         &caller,
+        generated(&st).await,
         name,
         crumbs,
         String::new(),
@@ -856,6 +885,7 @@ pub async fn rules(State(st): State<AppState>, caller: Caller) -> ApiResult<Resp
     ];
     Ok(detail(
         &caller,
+        generated(&st).await,
         "Rules".into(),
         vec![("/".into(), "Overview".into())],
         String::new(),
@@ -887,6 +917,7 @@ pub async fn kb(State(st): State<AppState>, caller: Caller) -> ApiResult<Respons
     ];
     Ok(detail(
         &caller,
+        generated(&st).await,
         "Knowledge base".into(),
         vec![("/".into(), "Overview".into())],
         String::new(),
@@ -956,6 +987,7 @@ pub async fn watch(State(st): State<AppState>, caller: Caller) -> ApiResult<Resp
     ];
     Ok(detail(
         &caller,
+        generated(&st).await,
         "Exposure watch".into(),
         vec![("/".into(), "Overview".into())],
         String::new(),
@@ -1017,6 +1049,7 @@ pub async fn audit(
     .await;
     Ok(detail(
         &caller,
+        generated(&st).await,
         "Audit log".into(),
         vec![("/".into(), "Overview".into())],
         String::new(),
@@ -1110,6 +1143,7 @@ pub async fn report_establishment(
     .await;
     Ok(detail(
         &caller,
+        generated(&st).await,
         format!("Security posture report: {}", e.name),
         vec![
             ("/".into(), "Overview".into()),
@@ -1165,6 +1199,7 @@ pub async fn report_region(
     .await;
     Ok(detail(
         &caller,
+        generated(&st).await,
         format!("Security posture report: {}", region.name),
         vec![
             ("/".into(), "Overview".into()),

@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// --max-ingest-mib); more wait for a place.
     #[arg(long, default_value_t = 8)]
     pub ingest_concurrency: usize,
+    /// Bring every machine up to date (`vigie assess`) every this many hours,
+    /// and at start when the last assessment is older; 0: never (schedule
+    /// `vigie assess` yourself).
+    #[arg(long, default_value_t = 24)]
+    pub assess_hours: u64,
     /// Also run the exposure watch (`vigie watch run`) in this process.
     #[arg(long)]
     pub watch: bool,
@@ -67,6 +72,7 @@ impl ServeArgs {
             cache_seconds: 60,
             ingest_body_seconds: 120,
             ingest_concurrency: 8,
+            assess_hours: 24,
             watch: false,
             watch_notify: None,
             watch_metrics: None,
@@ -98,6 +104,14 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", a.listen))?;
     eprintln!("vigie: serving the dashboard on http://{}/", a.listen);
+    // every machine brought up to date daily, beside the requests; the task
+    // ends with the process
+    let _assessing = (a.assess_hours > 0).then(|| {
+        AbortOnDrop(tokio::spawn(vigie_web::currency::keep_assessed(
+            state.clone(),
+            Duration::from_secs(a.assess_hours.saturating_mul(3600)),
+        )))
+    });
     let web = vigie_web::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     });
@@ -123,4 +137,13 @@ pub async fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     let (w, r) = tokio::join!(web, crate::watch::run_forever(ctx, watch_args));
     w?;
     r
+}
+
+/// Stops a background task when the command ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -1,0 +1,131 @@
+//! The server keeps its figures current, on SQLite and PostgreSQL: it
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! brings every machine up to date at start when the last assessment is a
+//! day old, and every page says when its figures were brought up to date
+//! (with a warning while they are not).
+
+use std::sync::Arc;
+use std::time::Duration;
+use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_store::Store;
+use vigie_store::testdb::TestDb;
+use vigie_web::WebConfig;
+
+async fn world(db: &TestDb) -> (Arc<dyn Store>, vigie_web::AppState, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store: Arc<dyn Store> = Arc::new(db.open().await.unwrap());
+    store
+        .import_org(
+            &[Region {
+                code: RegionCode::new("REG1").unwrap(),
+                name: "Region One".into(),
+            }],
+            &[Establishment {
+                code: EstablishmentCode::new("EST1").unwrap(),
+                name: "Est One".into(),
+                kind: EstablishmentKind::Acute,
+                region: RegionCode::new("REG1").unwrap(),
+                parent: None,
+                hostname_patterns: vec!["est1-*".into()],
+                subnets: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    let t = vigie_auth::new_api_token().unwrap();
+    store
+        .create_token(&vigie_store::NewApiToken {
+            name: "analyst".into(),
+            prefix: t.prefix.clone(),
+            token_hash: t.hash.clone(),
+            role: "national-analyst".into(),
+            region: None,
+            establishment: None,
+            created_by: "test".into(),
+            created_at: jiff::Timestamp::now(),
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let st = vigie_web::setup::default_state(store.clone(), WebConfig::default())
+        .await
+        .unwrap();
+    (store, st, t.secret)
+}
+
+async fn serve(st: vigie_web::AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = vigie_web::serve(listener, st, std::future::pending()).await;
+    });
+    base
+}
+
+async fn footer(base: &str, token: &str) -> String {
+    let html = reqwest::Client::new()
+        .get(format!("{base}/rules"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let i = html.find("<footer>").unwrap();
+    html[i..].split("</footer>").next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
+    for db in TestDb::both("the server keeps itself current")
+        .await
+        .unwrap()
+    {
+        let (store, st, token) = world(&db).await;
+        let base = serve(st.clone()).await;
+        // never assessed: the pages say so
+        let f = footer(&base, &token).await;
+        assert!(
+            f.contains("never brought up to date"),
+            "{}: {f}",
+            db.backend
+        );
+        // assessed three days ago: out of date, and the pages warn
+        let mut p = (st.pipeline)().await.unwrap();
+        let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72);
+        p.assess(old).await.unwrap();
+        let f = footer(&base, &token).await;
+        assert!(
+            f.contains("WARNING: machines not brought up to date since"),
+            "{}: {f}",
+            db.backend
+        );
+        // the server's own assessment runs at start since the last is old
+        let task = tokio::spawn(vigie_web::currency::keep_assessed(
+            st.clone(),
+            Duration::from_secs(24 * 3600),
+        ));
+        let mut fresh = None;
+        for _ in 0..120 {
+            let last = store.last_assessment().await.unwrap().unwrap();
+            if jiff::Timestamp::now().duration_since(last) < jiff::SignedDuration::from_hours(1) {
+                fresh = Some(last);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        task.abort();
+        let fresh = fresh.unwrap_or_else(|| panic!("{}: no assessment at start", db.backend));
+        let f = footer(&base, &token).await;
+        assert!(
+            f.contains(&format!(
+                "machines brought up to date {}",
+                vigie_core::rfc3339(fresh.as_second())
+            )) && !f.contains("WARNING"),
+            "{}: {f}",
+            db.backend
+        );
+        db.cleanup().await.unwrap();
+    }
+}
