@@ -256,6 +256,27 @@ struct GroupResult {
     closed: u64,
 }
 
+impl GroupResult {
+    /// Adds a machine's projected changes; the first carries the rewind of
+    /// what was projected before, if it is still to be written.
+    fn push_projected(
+        &mut self,
+        steps: Vec<Projected>,
+        host_id: i64,
+        est: &Option<EstablishmentCode>,
+        hostname: &Option<String>,
+        first_seen: Timestamp,
+        rewind: &mut Option<Timestamp>,
+    ) {
+        for step in steps {
+            self.opened += step.opened.len() as u64;
+            self.closed += step.closed.len() as u64;
+            self.changes
+                .push(step.into_change(host_id, est, hostname, first_seen, rewind.take()));
+        }
+    }
+}
+
 /// A reader that hashes what passes through it (for streams, where the
 /// content hash is only known at the end).
 struct HashingReader<R> {
@@ -1300,17 +1321,9 @@ fn evaluate_group(
         {
             let until = last_time.map_or(obs_time, |l| l.max(obs_time));
             let facts = HostFacts::merge(hostname.clone(), &states);
-            for step in project(rules, checks, &facts, &mut open, from, until, false) {
-                out.opened += step.opened.len() as u64;
-                out.closed += step.closed.len() as u64;
-                out.changes.push(step.into_change(
-                    g.host_id,
-                    &est,
-                    &hostname,
-                    first_seen.unwrap_or(from),
-                    rewind.take(),
-                ));
-            }
+            let steps = project(rules, checks, &facts, &mut open, from, until, false);
+            let first = first_seen.unwrap_or(from);
+            out.push_projected(steps, g.host_id, &est, &hostname, first, &mut rewind);
         }
         let ident = std::mem::take(&mut obs.host);
         let idx = match states.iter().position(|s| s.kind == obs.source) {
@@ -1400,17 +1413,9 @@ fn evaluate_group(
         && !states.is_empty()
     {
         let facts = HostFacts::merge(hostname.clone(), &states);
-        for step in project(rules, checks, &facts, &mut open, from, until, true) {
-            out.opened += step.opened.len() as u64;
-            out.closed += step.closed.len() as u64;
-            out.changes.push(step.into_change(
-                g.host_id,
-                &est,
-                &hostname,
-                first_seen.unwrap_or(from),
-                rewind.take(),
-            ));
-        }
+        let steps = project(rules, checks, &facts, &mut open, from, until, true);
+        let first = first_seen.unwrap_or(from);
+        out.push_projected(steps, g.host_id, &est, &hostname, first, &mut rewind);
     }
     if let (Some(stored), Some(first)) = (record_first, first_seen)
         && first < stored
