@@ -952,3 +952,48 @@ async fn machines_tagged_for_another_establishment_are_said_or_refused() {
         .unwrap();
     assert_eq!(rbh, 8);
 }
+
+/// A Windows 11 build above every release the knowledge base knows was
+/// released after the base ends: its age is not known, so it is never
+/// `patch-age` (it was reported "113 days" old, confirmed). A known old
+/// build still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_newer_than_the_knowledge_base_is_not_patch_age() {
+    let mut e = env().await;
+    let csv = "Computer Name,Serial Number,Operating System,OS Version,Installed KBs,Last Hardware Scan\n\
+               rbh-new,SN1,Microsoft Windows 11 Pro,10.0.26100.9999,,2026-11-20T08:00:00Z\n\
+               rbh-old,SN2,Microsoft Windows 11 Pro,10.0.26100.3476,,2026-11-20T08:00:00Z\n";
+    let f = write(&e.dir, "w11.csv", csv);
+    let opts = IngestOptions {
+        now: "2026-12-03T12:00:00Z".parse().unwrap(),
+        ..Default::default()
+    };
+    e.pipeline.ingest_file(&f, &opts).await.unwrap();
+    let hosts = e
+        .store
+        .hosts(&Scope::National, &HostFilter::default())
+        .await
+        .unwrap();
+    let of = |name: &str| {
+        rules_of(
+            hosts
+                .iter()
+                .find(|h| h.hostname.as_deref() == Some(name))
+                .unwrap(),
+        )
+    };
+    let new = hosts
+        .iter()
+        .find(|h| h.hostname.as_deref() == Some("rbh-new"))
+        .unwrap();
+    assert!(
+        !of("rbh-new").contains(&"patch-age".to_string()),
+        "{:?}",
+        new.findings
+    );
+    assert!(
+        of("rbh-old").contains(&"patch-age".to_string()),
+        "{:?}",
+        of("rbh-old")
+    );
+}

@@ -809,9 +809,17 @@ impl PatchDb {
         let w = os.and_then(|os| win_facts(os, lc));
         if let Some(w) = w.as_ref().filter(|w| w.major == 10)
             && let (Some(build), Some(ubr)) = (w.build, w.ubr)
-            && let Some(level) = self.level_from_build(build, ubr)
         {
-            return Some(level);
+            // a revision above every release the build history knows was
+            // released after the history ends: its age is not known, and is
+            // never guessed from the history's last date (which would call
+            // every machine patched since then out of date)
+            if self.newer_than_history(build, ubr) {
+                return None;
+            }
+            if let Some(level) = self.level_from_build(build, ubr) {
+                return Some(level);
+            }
         }
         // KB lists are per servicing family: only dates of the host's family
         // count (or of any family when the OS is not known).
@@ -882,6 +890,30 @@ impl PatchDb {
             basis,
             evidence: ev,
         })
+    }
+
+    /// True when revision `ubr` of `build` must have been released after the
+    /// build history ends: it is not in the history, and the nearest known
+    /// release below it is from the history's last release day for that
+    /// build (a revision between two known releases is an unlisted preview
+    /// or out-of-band release, dated by the release below it). Revision
+    /// numbers of one build run in branches (24H2's 9xxx and 3xxxx), so
+    /// "above the highest known number" alone would miss the new releases
+    /// of the lower branch.
+    pub(crate) fn newer_than_history(&self, build: u32, ubr: u32) -> bool {
+        let Some(rows) = self.history.get(&build) else {
+            return false;
+        };
+        if rows.iter().any(|r| r.ubr == ubr) {
+            return false;
+        }
+        let Some(horizon) = rows.iter().map(|r| r.date).max() else {
+            return false;
+        };
+        rows.iter()
+            .filter(|r| r.ubr < ubr)
+            .max_by_key(|r| r.ubr)
+            .is_some_and(|below| below.date >= horizon)
     }
 
     fn level_from_build(&self, build: u32, ubr: u32) -> Option<PatchLevel> {
