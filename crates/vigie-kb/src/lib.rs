@@ -59,6 +59,36 @@ pub struct KbSource {
     pub origin: SourceOrigin,
 }
 
+impl KbSource {
+    /// How old this source may get before its verdicts cannot be trusted
+    /// for today, in days: the CISA KEV catalog and the Windows build
+    /// history change every month (a build history a few weeks old calls
+    /// every well-patched fleet out of date), the endoflife.date lifecycle
+    /// files every few months. `None`: a source describing a closed past
+    /// (MS17-010, legacy rollups, the 2022 Microsoft lifecycle export).
+    pub fn max_age_days(&self) -> Option<i32> {
+        match self.name.as_str() {
+            "cisa-kev" | "windows-builds" => Some(30),
+            n if n.starts_with("lifecycle-endoflife/") => Some(90),
+            _ => None,
+        }
+    }
+
+    /// Days between the source's date and `today` (`None` without a date).
+    pub fn age_days(&self, today: Day) -> Option<i32> {
+        self.date.map(|d| today.days_since(d))
+    }
+
+    /// Older than its maximum age on `today` (`max_age` overrides the
+    /// source's own, for every source that has one).
+    pub fn is_stale(&self, today: Day, max_age: Option<i32>) -> bool {
+        match (self.age_days(today), self.max_age_days()) {
+            (Some(age), Some(own)) => age > max_age.unwrap_or(own),
+            _ => false,
+        }
+    }
+}
+
 mod embedded {
     pub const KEV: &[u8] =
         include_bytes!("../../../data/kev/known_exploited_vulnerabilities.min.json");
@@ -284,6 +314,27 @@ impl KnowledgeBase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_age_against_their_threshold() {
+        let src = |name: &str, date: &str| KbSource {
+            name: name.into(),
+            version: "v".into(),
+            date: Some(Day::parse(date).unwrap_or_else(|_| Day::from_number(0))),
+            entries: 1,
+            origin: SourceOrigin::Embedded,
+        };
+        let today = Day::parse("2026-12-03").unwrap_or_else(|_| Day::from_number(0));
+        let builds = src("windows-builds", "2026-08-12");
+        assert_eq!(builds.age_days(today), Some(113));
+        assert!(builds.is_stale(today, None));
+        assert!(!builds.is_stale(today, Some(200)));
+        assert!(!src("cisa-kev", "2026-11-20").is_stale(today, None));
+        assert!(src("cisa-kev", "2026-11-02").is_stale(today, None));
+        // a closed past never ages
+        assert!(!src("ms17-010", "2017-05-13").is_stale(today, None));
+        assert!(!src("lifecycle-endoflife/ubuntu", "2026-09-10").is_stale(today, None));
+    }
 
     #[test]
     fn knowledge_base_is_send_sync() {

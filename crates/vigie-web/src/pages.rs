@@ -77,6 +77,38 @@ const ASSESSMENT_STALE: jiff::SignedDuration = jiff::SignedDuration::from_hours(
 /// assessment means changes since are not shown yet).
 pub(crate) async fn generated(st: &AppState) -> String {
     let now = jiff::Timestamp::now();
+    let figures = figures_time(st, now).await;
+    let today = vigie_core::Day::of_timestamp(now);
+    let stale: Vec<String> = st
+        .kb
+        .iter()
+        .filter(|s| s.is_stale(today, None))
+        .map(|s| {
+            format!(
+                "{} ({} days old)",
+                s.name,
+                s.age_days(today).unwrap_or_default()
+            )
+        })
+        .collect();
+    // the Windows build history first: it is what turns a fleet red
+    let mut stale = stale;
+    stale.sort_by_key(|s| !s.starts_with("windows-builds"));
+    match stale.len() {
+        0 => figures,
+        n => {
+            let mut shown = stale[..n.min(3)].join(", ");
+            if n > 3 {
+                shown.push_str(&format!(" and {} more", n - 3));
+            }
+            format!(
+                "{figures} · WARNING: knowledge base out of date: {shown} (see Knowledge base; vigie kb update)"
+            )
+        }
+    }
+}
+
+async fn figures_time(st: &AppState, now: jiff::Timestamp) -> String {
     let page = vigie_core::rfc3339(now.as_second());
     match st.store.last_assessment().await {
         Ok(Some(at)) if now.duration_since(at) > ASSESSMENT_STALE => format!(
@@ -897,11 +929,19 @@ pub async fn rules(State(st): State<AppState>, caller: Caller) -> ApiResult<Resp
 pub async fn kb(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.scope()?;
     let mut t = String::from(
-        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th><th scope=\"col\" class=\"num\">Entries</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th><th scope=\"col\">Age</th><th scope=\"col\" class=\"num\">Entries</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
     );
+    let today = vigie_core::Day::of_timestamp(jiff::Timestamp::now());
     for s in st.kb.iter() {
+        let age = match (s.age_days(today), s.max_age_days()) {
+            (Some(a), Some(m)) if s.is_stale(today, None) => {
+                format!("<strong>{a} days: out of date (over {m})</strong>")
+            }
+            (Some(a), _) => format!("{a} days"),
+            (None, _) => String::new(),
+        };
         t.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{age}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&s.name),
             esc(&s.version),
             s.date.map(|d| d.to_string()).unwrap_or_default(),

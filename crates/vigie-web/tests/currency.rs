@@ -91,6 +91,24 @@ async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
             "{}: {f}",
             db.backend
         );
+        // the embedded Windows build history ends in August 2026: every
+        // page warns that the knowledge base is out of date, and the
+        // knowledge-base page says which source
+        assert!(
+            f.contains("WARNING: knowledge base out of date:") && f.contains("windows-builds"),
+            "{}: {f}",
+            db.backend
+        );
+        let kb = reqwest::Client::new()
+            .get(format!("{base}/kb"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(kb.contains("out of date (over 30)"), "{}", db.backend);
         // assessed three days ago: out of date, and the pages warn
         let mut p = (st.pipeline)().await.unwrap();
         let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72);
@@ -122,7 +140,7 @@ async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
             f.contains(&format!(
                 "machines brought up to date {}",
                 vigie_core::rfc3339(fresh.as_second())
-            )) && !f.contains("WARNING"),
+            )) && !f.contains("WARNING: machines"),
             "{}: {f}",
             db.backend
         );

@@ -751,22 +751,58 @@ pub fn rules_check(ctx: &Ctx, files: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
-pub async fn kb_status(ctx: &Ctx) -> Result<ExitCode> {
+pub async fn kb_status(ctx: &Ctx, max_age_days: Option<i32>) -> Result<ExitCode> {
     let store = ctx.store().await?;
     let kb = ctx.kb(store.as_ref()).await?;
-    let sources = kb.sources();
-    let mut t = Table::new(["source", "version", "date", "entries", "origin"]);
-    for s in &sources {
+    let today = today();
+    #[derive(Serialize)]
+    struct Row {
+        #[serde(flatten)]
+        source: vigie_kb::KbSource,
+        age_days: Option<i32>,
+        max_age_days: Option<i32>,
+        stale: bool,
+    }
+    let rows: Vec<Row> = kb
+        .sources()
+        .into_iter()
+        .map(|s| Row {
+            age_days: s.age_days(today),
+            max_age_days: s.max_age_days().map(|own| max_age_days.unwrap_or(own)),
+            stale: s.is_stale(today, max_age_days),
+            source: s,
+        })
+        .collect();
+    let mut t = Table::new(["source", "version", "date", "age", "entries", "origin"]);
+    for r in &rows {
+        let s = &r.source;
         t.row([
             s.name.clone(),
             s.version.clone(),
             s.date.map(|d| d.to_string()).unwrap_or_default(),
+            match (r.age_days, r.max_age_days) {
+                (Some(a), Some(m)) if r.stale => format!("{a} d: STALE (over {m} d)"),
+                (Some(a), _) => format!("{a} d"),
+                (None, _) => String::new(),
+            },
             s.entries.to_string(),
             s.origin.as_str().to_string(),
         ]);
     }
-    emit(ctx.format, &sources, &t)?;
-    Ok(ExitCode::SUCCESS)
+    emit(ctx.format, &rows, &t)?;
+    let stale: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.stale)
+        .map(|r| r.source.name.as_str())
+        .collect();
+    if stale.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "vigie: stale knowledge-base sources: {} (load newer data with `vigie kb update`; docs/knowledge-base.md)",
+        stale.join(", ")
+    );
+    Ok(ExitCode::from(2))
 }
 
 /// Largest knowledge-base update accepted (the KEV catalog is ~1.5 MB).
@@ -872,6 +908,28 @@ pub async fn files(ctx: &Ctx, limit: u64) -> Result<ExitCode> {
 pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
     let store = ctx.store().await?;
     let s = store.stats(&Scope::National).await?;
+    // what the figures stand on: said on standard error, beside the table
+    let kb = ctx.kb(store.as_ref()).await?;
+    let today = today();
+    for src in kb.sources().iter().filter(|s| s.is_stale(today, None)) {
+        eprintln!(
+            "warning: knowledge-base source {} is {} days old (over {}): `vigie kb status`, `vigie kb update`",
+            src.name,
+            src.age_days(today).unwrap_or_default(),
+            src.max_age_days().unwrap_or_default()
+        );
+    }
+    match store.last_assessment().await? {
+        None => eprintln!("warning: machines never brought up to date: run `vigie assess`"),
+        Some(at)
+            if jiff::Timestamp::now().duration_since(at) > jiff::SignedDuration::from_hours(26) =>
+        {
+            eprintln!(
+                "warning: machines not brought up to date since {at}: run `vigie assess` (or `vigie serve`, which does it daily)"
+            )
+        }
+        Some(_) => {}
+    }
     let mut t = Table::new([
         "backend",
         "hosts",

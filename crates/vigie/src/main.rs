@@ -220,8 +220,14 @@ enum RulesCommand {
 
 #[derive(Subcommand)]
 enum KbCommand {
-    /// Each source's version and date.
-    Status,
+    /// Each source's version, date and age; exit code 2 when one is older than
+    /// its threshold (30 days for the CISA KEV catalog and the Windows build history,
+    /// 90 for endoflife.date files), so a monitoring system can alert.
+    Status {
+        /// One threshold in days for every source that ages, instead of its own.
+        #[arg(long)]
+        max_age_days: Option<i32>,
+    },
     /// Load a newer KEV catalog, kev-affected file or lifecycle file, from a path or an http(s) URL.
     Update {
         #[arg(long)]
@@ -296,7 +302,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Remediation(a) => commands::remediation(&ctx, a).await,
         Command::Rules(RulesCommand::List) => commands::rules_list(&ctx),
         Command::Rules(RulesCommand::Check { files }) => commands::rules_check(&ctx, &files),
-        Command::Kb(KbCommand::Status) => commands::kb_status(&ctx).await,
+        Command::Kb(KbCommand::Status { max_age_days }) => {
+            commands::kb_status(&ctx, max_age_days).await
+        }
         Command::Kb(KbCommand::Update { from, allow_older }) => {
             commands::kb_update(&ctx, &from, allow_older).await
         }

@@ -352,7 +352,8 @@ fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
 
 /// The CISA KEV entry of `vigie kb status`.
 fn kev_source(t: &T) -> Value {
-    let status = t.json(&["kb", "status"]);
+    // (a threshold no source reaches: the embedded data is months old)
+    let status = t.json(&["kb", "status", "--max-age-days", "100000"]);
     status
         .as_array()
         .unwrap()
@@ -754,4 +755,64 @@ fn hosts_are_listed_by_opaque_ids() {
             assert!(text.contains(id.as_str()), "{id} not in {text}");
         }
     }
+}
+
+/// `kb status` gives each source's age and exits 2 while one is older than
+/// its threshold, so a monitoring system can alert.
+#[test]
+fn kb_status_flags_stale_sources_with_its_exit_code() {
+    let t = T::new();
+    let out = t
+        .vigie()
+        .args(["kb", "status", "--max-age-days", "1", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let builds = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "windows-builds")
+        .unwrap();
+    assert_eq!(builds["stale"], true, "{builds}");
+    assert!(builds["age_days"].as_i64().unwrap() > 1, "{builds}");
+    let ms17 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ms17-010")
+        .unwrap();
+    assert_eq!(ms17["stale"], false, "a closed past never ages: {ms17}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("windows-builds") && err.contains("kb update"),
+        "{err}"
+    );
+    let out = t
+        .vigie()
+        .args(["kb", "status", "--max-age-days", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// `vigie status` says what its figures stand on: a stale knowledge base
+/// and machines never brought up to date are warned about.
+#[test]
+fn status_warns_of_stale_knowledge_and_no_assessment() {
+    let t = seeded();
+    let out = t.vigie().arg("status").output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // the embedded build history ends in August 2026 (30-day threshold)
+    assert!(
+        err.contains("knowledge-base source windows-builds"),
+        "{err}"
+    );
+    assert!(err.contains("never brought up to date"), "{err}");
+    t.vigie().arg("assess").assert().success();
+    let out = t.vigie().arg("status").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("brought up to date"), "{err}");
 }
