@@ -220,7 +220,14 @@ impl FromRequestParts<AppState> for Caller {
             if t.last_used_at
                 .is_none_or(|l| now.as_second() - l.as_second() >= 60)
             {
-                let _ = st.store.touch_token(t.id, now).await;
+                // in the background: on SQLite a write waits for the
+                // writer's turn, which a long ingest holds; a request
+                // never waits for that
+                let store = st.store.clone();
+                let id = t.id;
+                tokio::spawn(async move {
+                    let _ = store.touch_token(id, now).await;
+                });
             }
             return Ok(Caller {
                 id: t.id,
@@ -267,7 +274,12 @@ impl FromRequestParts<AppState> for Caller {
         if now.as_second() - s.last_seen_at.as_second() >= 60 {
             let ttl = i64::try_from(st.cfg.session_ttl.as_secs()).unwrap_or(28_800);
             let expires = jiff::Timestamp::from_second(now.as_second() + ttl).unwrap_or(now);
-            let _ = st.store.touch_session(&hash, now, expires).await;
+            // in the background, as for tokens above
+            let store = st.store.clone();
+            let h = hash.clone();
+            tokio::spawn(async move {
+                let _ = store.touch_session(&h, now, expires).await;
+            });
         }
         Ok(Caller {
             id: u.id,
