@@ -981,10 +981,6 @@ impl Pipeline {
                         report.findings_closed += c.closed.len() as u64;
                         touched.insert(c.establishment.clone());
                         days.insert(Day::of_timestamp(c.observed_at));
-                        if c.rewind_after.is_some() {
-                            // history from the last observation on is made again
-                            days.extend(c.rewind_after.map(Day::of_timestamp));
-                        }
                         if rounds.len() <= i {
                             rounds.push(Vec::new());
                         }
@@ -1042,18 +1038,11 @@ fn reassess(
         .map(|f| (f.finding.rule.clone(), f.finding.clone()))
         .collect();
     let mut steps = project(rules, checks, &facts, &mut open, from, at, true);
-    let (opened, closed, updated) = diff(
+    steps.extend(Projected::from_evaluation(
         &mut open,
         rules.evaluate(&facts, Day::of_timestamp(at), checks),
-    );
-    if !(opened.is_empty() && closed.is_empty() && updated.is_empty()) {
-        steps.push(Projected {
-            at,
-            opened,
-            closed,
-            updated,
-        });
-    }
+        at,
+    ));
     steps
         .into_iter()
         .map(|step| step.into_change(r.id, &r.establishment, &r.hostname, r.first_seen, None))
@@ -1135,6 +1124,22 @@ struct Projected {
 }
 
 impl Projected {
+    /// The change an evaluation at `at` makes to the open findings (which
+    /// become the evaluation); `None` when it changes nothing.
+    fn from_evaluation(
+        open: &mut BTreeMap<RuleId, Finding>,
+        found: Vec<Finding>,
+        at: Timestamp,
+    ) -> Option<Projected> {
+        let (opened, closed, updated) = diff(open, found);
+        (!(opened.is_empty() && closed.is_empty() && updated.is_empty())).then_some(Projected {
+            at,
+            opened,
+            closed,
+            updated,
+        })
+    }
+
     fn into_change(
         self,
         host_id: i64,
@@ -1193,15 +1198,11 @@ fn project(
         if at > until || (!inclusive && at == until) {
             break;
         }
-        let (opened, closed, updated) = diff(open, rules.evaluate(facts, next, checks));
-        if !(opened.is_empty() && closed.is_empty() && updated.is_empty()) {
-            out.push(Projected {
-                at,
-                opened,
-                closed,
-                updated,
-            });
-        }
+        out.extend(Projected::from_evaluation(
+            open,
+            rules.evaluate(facts, next, checks),
+            at,
+        ));
         day = next;
     }
     out
@@ -1304,8 +1305,6 @@ fn evaluate_group(
         .as_ref()
         .filter(|r| r.has_projections())
         .map(|r| r.last_seen);
-    // the time of the latest evaluation: projections continue from it
-    let mut evaluated = last_time;
     for p in g.items {
         let Prepared {
             mut obs,
@@ -1316,12 +1315,13 @@ fn evaluate_group(
         } = p;
         // the facts known so far held until this observation: the changes
         // they bring with the date alone come first, on their own days
-        if let Some(from) = evaluated
+        // (`last_time` is the latest evaluation: projections continue from it)
+        if let Some(from) = last_time
             && !states.is_empty()
         {
-            let until = last_time.map_or(obs_time, |l| l.max(obs_time));
+            let next = from.max(obs_time);
             let facts = HostFacts::merge(hostname.clone(), &states);
-            let steps = project(rules, checks, &facts, &mut open, from, until, false);
+            let steps = project(rules, checks, &facts, &mut open, from, next, false);
             let first = first_seen.unwrap_or(from);
             out.push_projected(steps, g.host_id, &est, &hostname, first, &mut rewind);
         }
@@ -1343,7 +1343,6 @@ fn evaluate_group(
         // findings move forward in time only, whatever order sources arrive in
         let at = last_time.map_or(obs_time, |l| l.max(obs_time));
         last_time = Some(at);
-        evaluated = Some(at);
         // a weaker reason never moves a machine a stronger one placed
         if let Some((code, reason)) = &p_attribution
             && (est.is_none() || reason.strength() >= stored_reason.map_or(0, |r| r.strength()))
@@ -1409,7 +1408,7 @@ fn evaluate_group(
         is_new = false;
     }
     // and from the last observation up to now
-    if let Some(from) = evaluated
+    if let Some(from) = last_time
         && !states.is_empty()
     {
         let facts = HostFacts::merge(hostname.clone(), &states);

@@ -71,6 +71,10 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// How long after the last assessment ([`Store::last_assessment`]) the
+/// figures are said to be out of date: a day, and slack for the daily run.
+pub const ASSESSMENT_STALE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
+
 fn describe_database_error(e: &sqlx::Error) -> String {
     match e.as_database_error() {
         Some(d) => match d.code() {

@@ -1780,6 +1780,25 @@ struct SqlTx {
 }
 
 impl SqlTx {
+    /// `COL IN (…) AND ` naming the establishments of these machines when
+    /// this transaction knows them all (found by key or by id), so that a
+    /// read names them (one shard each under Citus); empty otherwise.
+    fn on_known_ests(&self, hosts: &[i64], col: &str) -> String {
+        let mut ests: Vec<i64> = Vec::with_capacity(hosts.len());
+        for id in hosts {
+            match self.host_est.get(id) {
+                Some(e) => ests.push(*e),
+                None => return String::new(),
+            }
+        }
+        ests.sort_unstable();
+        ests.dedup();
+        if ests.is_empty() {
+            return String::new();
+        }
+        format!("{col} IN ({}) AND ", id_list(&ests))
+    }
+
     fn est_id(&self, code: Option<&EstablishmentCode>) -> Result<i64> {
         match code {
             None => Ok(0),
@@ -2009,25 +2028,7 @@ impl StoreTx for SqlTx {
         let mut pending_keys: Vec<AnyRow> = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let list = id_list(chunk);
-            // the machines' establishments, when this transaction knows them
-            // all: each read then names them (one shard each under Citus)
-            let mut ests: Vec<i64> = Vec::new();
-            for id in chunk {
-                match self.host_est.get(id) {
-                    Some(e) => ests.push(*e),
-                    None => {
-                        ests.clear();
-                        break;
-                    }
-                }
-            }
-            ests.sort_unstable();
-            ests.dedup();
-            let on_est = if ests.is_empty() {
-                String::new()
-            } else {
-                format!("est_id IN ({}) AND ", id_list(&ests))
-            };
+            let on_est = self.on_known_ests(chunk, "est_id");
             let key_rows = q(format!(
                 "SELECT host_id, key FROM host_keys WHERE host_id IN ({list})"
             ))
@@ -2073,7 +2074,7 @@ impl StoreTx for SqlTx {
             }
             // open now, or closed after the machine's last observation (a
             // projection that a newer observation may rewind)
-            let on_est_f = on_est.replace("est_id IN", "f.est_id IN");
+            let on_est_f = self.on_known_ests(chunk, "f.est_id");
             let rows = q(format!(
                 "SELECT f.* FROM findings f JOIN hosts h ON h.est_id = f.est_id AND h.id = f.host_id \
                  WHERE {on_est_f}f.host_id IN ({list}) AND (f.closed_at IS NULL OR f.closed_at > h.last_seen)"
@@ -2139,23 +2140,17 @@ impl StoreTx for SqlTx {
             }
         }
         // the latest closing: nothing may be dated before it
-        let loaded: Vec<(i64, i64)> = out
-            .iter()
-            .map(|h| (self.est_id(h.establishment.as_ref()), h.id))
-            .map(|(e, id)| e.map(|e| (e, id)))
-            .collect::<Result<_>>()?;
-        for (id, est) in loaded.iter().map(|(e, id)| (*id, *e)) {
-            self.host_est.insert(id, est);
+        let mut loaded: Vec<i64> = Vec::with_capacity(out.len());
+        for h in &out {
+            let est = self.est_id(h.establishment.as_ref())?;
+            self.host_est.insert(h.id, est);
+            loaded.push(h.id);
         }
         for chunk in loaded.chunks(CHUNK) {
-            let mut ests: Vec<i64> = chunk.iter().map(|(e, _)| *e).collect();
-            ests.sort_unstable();
-            ests.dedup();
-            let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
             for r in q(format!(
-                "SELECT host_id, MAX(closed_at) FROM findings WHERE est_id IN ({}) AND host_id IN ({}) AND closed_at IS NOT NULL GROUP BY host_id",
-                id_list(&ests),
-                id_list(&ids)
+                "SELECT host_id, MAX(closed_at) FROM findings WHERE {}host_id IN ({}) AND closed_at IS NOT NULL GROUP BY host_id",
+                self.on_known_ests(chunk, "est_id"),
+                id_list(chunk)
             ))
             .fetch_all(&mut *self.tx)
             .await?

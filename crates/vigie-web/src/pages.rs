@@ -68,10 +68,6 @@ pub(crate) fn user_box(c: &Caller) -> UserBox {
     }
 }
 
-/// How long after an assessment the figures are said to be out of date:
-/// a day, and slack for the daily run.
-const ASSESSMENT_STALE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
-
 /// What the footer says of the figures' time: when the page was computed,
 /// and when every machine was last brought up to date (a day-old
 /// assessment means changes since are not shown yet).
@@ -79,7 +75,7 @@ pub(crate) async fn generated(st: &AppState) -> String {
     let now = jiff::Timestamp::now();
     let figures = figures_time(st, now).await;
     let today = vigie_core::Day::of_timestamp(now);
-    let stale: Vec<String> = st
+    let mut stale: Vec<String> = st
         .kb
         .iter()
         .filter(|s| s.is_stale(today, None))
@@ -92,7 +88,6 @@ pub(crate) async fn generated(st: &AppState) -> String {
         })
         .collect();
     // the Windows build history first: it is what turns a fleet red
-    let mut stale = stale;
     stale.sort_by_key(|s| !s.starts_with("windows-builds"));
     match stale.len() {
         0 => figures,
@@ -111,7 +106,7 @@ pub(crate) async fn generated(st: &AppState) -> String {
 async fn figures_time(st: &AppState, now: jiff::Timestamp) -> String {
     let page = vigie_core::rfc3339(now.as_second());
     match st.store.last_assessment().await {
-        Ok(Some(at)) if now.duration_since(at) > ASSESSMENT_STALE => format!(
+        Ok(Some(at)) if now.duration_since(at) > vigie_store::ASSESSMENT_STALE => format!(
             "page computed {page} · WARNING: machines not brought up to date since {} (run vigie assess, or vigie serve, which does it daily)",
             vigie_core::rfc3339(at.as_second())
         ),

@@ -27,10 +27,15 @@ impl Ctx {
     }
 
     pub async fn store(&self) -> Result<Arc<dyn Store>> {
-        let store = SqlStore::connect(&self.db)
+        Ok(Arc::new(self.sql_store().await?))
+    }
+
+    /// The store as the SQL implementation, for what only it does
+    /// (distributing the schema under Citus).
+    pub async fn sql_store(&self) -> Result<SqlStore> {
+        SqlStore::connect(&self.db)
             .await
-            .with_context(|| format!("opening database {}", redact(&self.db)))?;
-        Ok(Arc::new(store))
+            .with_context(|| format!("opening database {}", redact(&self.db)))
     }
 
     pub fn rules(&self) -> Result<RuleSet> {

@@ -921,9 +921,7 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
     }
     match store.last_assessment().await? {
         None => eprintln!("warning: machines never brought up to date: run `vigie assess`"),
-        Some(at)
-            if jiff::Timestamp::now().duration_since(at) > jiff::SignedDuration::from_hours(26) =>
-        {
+        Some(at) if jiff::Timestamp::now().duration_since(at) > vigie_store::ASSESSMENT_STALE => {
             eprintln!(
                 "warning: machines not brought up to date since {at}: run `vigie assess` (or `vigie serve`, which does it daily)"
             )
@@ -951,10 +949,7 @@ pub async fn status(ctx: &Ctx) -> Result<ExitCode> {
 }
 
 pub async fn db_distribute(ctx: &Ctx) -> Result<ExitCode> {
-    let store = vigie_store::SqlStore::connect(&ctx.db)
-        .await
-        .with_context(|| format!("opening database {}", crate::app::redact(&ctx.db)))?;
-    let placed = store.distribute_for_citus().await?;
+    let placed = ctx.sql_store().await?.distribute_for_citus().await?;
     #[derive(serde::Serialize)]
     struct Placed {
         table: String,
