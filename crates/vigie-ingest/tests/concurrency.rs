@@ -11,46 +11,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_core::EstablishmentCode;
 use vigie_ingest::{FileStatus, IngestOptions, Pipeline};
-use vigie_kb::KnowledgeBase;
-use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::testdb::TestDb;
 use vigie_store::{HostFilter, NewUser, Scope, SqlStore, Store};
+
+mod common;
+use common::seed_org;
 
 async fn open(db: &TestDb) -> Arc<dyn Store> {
     Arc::new(db.open().await.unwrap())
 }
 
-async fn seed_org(store: &dyn Store) {
-    store
-        .import_org(
-            &[Region {
-                code: RegionCode::new("Y56").unwrap(),
-                name: "London".into(),
-            }],
-            &[Establishment {
-                code: EstablishmentCode::new("RBH").unwrap(),
-                name: "RBH hospital".into(),
-                kind: EstablishmentKind::Acute,
-                region: RegionCode::new("Y56").unwrap(),
-                parent: None,
-                hostname_patterns: vec!["rbh-*".into()],
-                subnets: vec![],
-            }],
-        )
-        .await
-        .unwrap();
-}
-
 async fn pipeline_for(store: &Arc<dyn Store>) -> Pipeline {
-    Pipeline::new(
-        store.clone(),
-        store.org().await.unwrap(),
-        RuleSet::defaults().unwrap(),
-        Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
-    )
-    .with_batch_size(100)
+    common::pipeline_for(store).await.with_batch_size(100)
 }
 
 /// Windows 7 machines `rbh-pc{from}`..`rbh-pc{to}` as an osquery snapshot

@@ -8,39 +8,17 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigie_core::{Day, Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_core::Day;
 use vigie_ingest::{IngestOptions, Pipeline};
-use vigie_kb::KnowledgeBase;
-use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::testdb::TestDb;
 use vigie_store::{GroupBy, HostFilter, Scope, Store};
 
+mod common;
+
 async fn seeded(db: &TestDb) -> (Arc<dyn Store>, Pipeline) {
     let store: Arc<dyn Store> = Arc::new(db.open().await.unwrap());
-    store
-        .import_org(
-            &[Region {
-                code: RegionCode::new("Y56").unwrap(),
-                name: "London".into(),
-            }],
-            &[Establishment {
-                code: EstablishmentCode::new("RBH").unwrap(),
-                name: "RBH hospital".into(),
-                kind: EstablishmentKind::Acute,
-                region: RegionCode::new("Y56").unwrap(),
-                parent: None,
-                hostname_patterns: vec!["rbh-*".into()],
-                subnets: vec![],
-            }],
-        )
-        .await
-        .unwrap();
-    let p = Pipeline::new(
-        store.clone(),
-        store.org().await.unwrap(),
-        RuleSet::defaults().unwrap(),
-        Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
-    );
+    common::seed_org(store.as_ref()).await;
+    let p = common::pipeline_for(&store).await;
     (store, p)
 }
 

@@ -1,0 +1,41 @@
+//! Set-up shared by the ingest tests that run on both backends: one region
+//! (Y56) with one establishment (RBH, machines `rbh-*`), and a pipeline on
+//! the store's directory with the default rules and embedded knowledge base.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
+use vigie_ingest::Pipeline;
+use vigie_kb::KnowledgeBase;
+use vigie_posture::{KbChecks, RuleSet};
+use vigie_store::Store;
+
+pub async fn seed_org(store: &dyn Store) {
+    store
+        .import_org(
+            &[Region {
+                code: RegionCode::new("Y56").unwrap(),
+                name: "London".into(),
+            }],
+            &[Establishment {
+                code: EstablishmentCode::new("RBH").unwrap(),
+                name: "RBH hospital".into(),
+                kind: EstablishmentKind::Acute,
+                region: RegionCode::new("Y56").unwrap(),
+                parent: None,
+                hostname_patterns: vec!["rbh-*".into()],
+                subnets: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn pipeline_for(store: &Arc<dyn Store>) -> Pipeline {
+    Pipeline::new(
+        store.clone(),
+        store.org().await.unwrap(),
+        RuleSet::defaults().unwrap(),
+        Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
+    )
+}
