@@ -52,13 +52,18 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Whether a finding is established or needs an analyst's look.
+/// Whether a finding is established, needs an analyst's look, or cannot be
+/// decided from the evidence at hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum FindingStatus {
     #[default]
     Confirmed,
     NeedsReview,
+    /// The rule's inputs are missing (no update inventory, no software
+    /// list, a build newer than the knowledge base): the machine may or may
+    /// not be affected, and is never counted as compliant.
+    Unknown,
 }
 
 impl FindingStatus {
@@ -66,12 +71,14 @@ impl FindingStatus {
         match self {
             FindingStatus::Confirmed => "confirmed",
             FindingStatus::NeedsReview => "needs-review",
+            FindingStatus::Unknown => "unknown",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "confirmed" => Some(FindingStatus::Confirmed),
             "needs-review" => Some(FindingStatus::NeedsReview),
+            "unknown" => Some(FindingStatus::Unknown),
             _ => None,
         }
     }

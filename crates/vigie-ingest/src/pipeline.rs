@@ -1217,19 +1217,23 @@ fn diff(
     let mut opened = Vec::new();
     let mut updated = Vec::new();
     let mut now_open: BTreeMap<RuleId, Finding> = BTreeMap::new();
+    let mut closed: Vec<RuleId> = Vec::new();
     for f in found {
         match open.get(&f.rule) {
             None => opened.push(f.clone()),
+            // a new status is a new interval: the old one keeps its status
+            // for the dates it covered (unknown until the updates were
+            // reported, then confirmed)
+            Some(prev) if prev.status != f.status => {
+                closed.push(f.rule.clone());
+                opened.push(f.clone());
+            }
             Some(prev) if !same_finding(prev, &f) => updated.push(f.clone()),
             Some(_) => {}
         }
         now_open.insert(f.rule.clone(), f);
     }
-    let closed: Vec<RuleId> = open
-        .keys()
-        .filter(|r| !now_open.contains_key(*r))
-        .cloned()
-        .collect();
+    closed.extend(open.keys().filter(|r| !now_open.contains_key(*r)).cloned());
     *open = now_open;
     (opened, closed, updated)
 }

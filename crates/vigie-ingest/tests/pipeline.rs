@@ -955,8 +955,9 @@ async fn machines_tagged_for_another_establishment_are_said_or_refused() {
 
 /// A Windows 11 build above every release the knowledge base knows was
 /// released after the base ends: its age is not known, so it is never
-/// `patch-age` (it was reported "113 days" old, confirmed). A known old
-/// build still is.
+/// confirmed `patch-age` (it was reported "113 days" old, confirmed); it is
+/// `unknown`, "newer than the knowledge base", with the horizon. A known
+/// old build still is confirmed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_newer_than_the_knowledge_base_is_not_patch_age() {
     let mut e = env().await;
@@ -986,13 +987,34 @@ async fn a_build_newer_than_the_knowledge_base_is_not_patch_age() {
         .iter()
         .find(|h| h.hostname.as_deref() == Some("rbh-new"))
         .unwrap();
+    // never judged late on what the base does not know: at most unknown,
+    // with the horizon in the evidence (the bundled history ends in
+    // August 2026, more than 60 days before this report)
+    let age = new
+        .findings
+        .iter()
+        .find(|f| f.rule.as_str() == "patch-age")
+        .unwrap_or_else(|| panic!("{:?}", new.findings));
+    assert_eq!(age.status, vigie_core::FindingStatus::Unknown, "{age:?}");
+    let kb = age
+        .evidence
+        .get("knowledge_base")
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        !of("rbh-new").contains(&"patch-age".to_string()),
+        kb.contains("newer than the knowledge base") && kb.contains("2026-"),
         "{:?}",
-        new.findings
+        age.evidence
     );
+    let old = hosts
+        .iter()
+        .find(|h| h.hostname.as_deref() == Some("rbh-old"))
+        .unwrap();
     assert!(
-        of("rbh-old").contains(&"patch-age".to_string()),
+        old.findings
+            .iter()
+            .any(|f| f.rule.as_str() == "patch-age"
+                && f.status == vigie_core::FindingStatus::Confirmed),
         "{:?}",
         of("rbh-old")
     );

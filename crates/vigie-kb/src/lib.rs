@@ -20,7 +20,7 @@ pub use kev::KevMatch;
 pub use lifecycle::{
     ENDS_SOON_DAYS, EditionClass, KnownOs, LifecycleStatus, LifecycleVerdict, OsChannel, OsProduct,
 };
-pub use patches::{Ms17Verdict, PatchLevel, Smb1Verdict};
+pub use patches::{Ms17Verdict, PatchLevel, PatchState, Smb1Verdict};
 
 use kev::KevDb;
 use lifecycle::LifecycleDb;
@@ -303,6 +303,11 @@ impl KnowledgeBase {
     /// build revision, else from the release dates of installed KBs.
     pub fn newest_security_update(&self, facts: &HostFacts) -> Option<PatchLevel> {
         self.patches.newest_security_update(&self.lifecycle, facts)
+    }
+
+    /// The patch level, or why it cannot be told (see [`PatchState`]).
+    pub fn patch_state(&self, facts: &HostFacts) -> PatchState {
+        self.patches.patch_state(&self.lifecycle, facts)
     }
 
     /// KEV CVEs that apply to one installed software.

@@ -72,6 +72,22 @@ pub struct PatchLevel {
     pub evidence: Evidence,
 }
 
+/// What the knowledge base can say about a host's patch level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum PatchState {
+    /// The newest installed security update and its release date.
+    Dated(PatchLevel),
+    /// The installed build revision is newer than every release the build
+    /// history knows: it was released after `horizon`, and its exact date
+    /// is not known.
+    NewerThanKb { horizon: Day, evidence: Evidence },
+    /// A Windows machine (or one whose OS is not known) whose patch level
+    /// cannot be told from what its sources report.
+    Unknown { reason: String, evidence: Evidence },
+    /// Not a Windows machine: the Windows update history does not apply.
+    NotApplicable,
+}
+
 #[derive(Debug, Clone)]
 struct Ms17Platform {
     label: String,
@@ -799,6 +815,73 @@ impl PatchDb {
     }
 
     // -------------------------------------------------------------- patch age
+
+    /// The patch level as far as the knowledge base can tell, saying so
+    /// when it cannot: a build newer than the history, a Windows machine
+    /// with neither a dated build revision nor a dated update.
+    pub(crate) fn patch_state(&self, lc: &LifecycleDb, facts: &HostFacts) -> PatchState {
+        let os = facts.os.as_ref();
+        let w = os.and_then(|os| win_facts(os, lc));
+        let mut ev = Evidence::new();
+        if let Some(w) = w.as_ref().filter(|w| w.major == 10)
+            && let (Some(build), Some(ubr)) = (w.build, w.ubr)
+            && self.newer_than_history(build, ubr)
+        {
+            let horizon = self
+                .history
+                .get(&build)
+                .and_then(|rows| rows.iter().map(|r| r.date).max());
+            if let Some(horizon) = horizon {
+                put(&mut ev, "windows.build", format!("10.0.{build}.{ubr}"));
+                put(
+                    &mut ev,
+                    "knowledge_base",
+                    format!(
+                        "build revision newer than the knowledge base (windows-builds knows releases up to {horizon}): released after {horizon}, date unknown"
+                    ),
+                );
+                return PatchState::NewerThanKb {
+                    horizon,
+                    evidence: ev,
+                };
+            }
+        }
+        if let Some(level) = self.newest_security_update(lc, facts) {
+            return PatchState::Dated(level);
+        }
+        let windows = os.is_some_and(|os| {
+            os.family == OsFamily::Windows
+                || (os.family == OsFamily::Other
+                    && os.name.as_deref().map(OsFamily::guess) == Some(OsFamily::Windows))
+        });
+        let reason = match (os, windows) {
+            (None, _) => "no source reported the operating system",
+            (Some(_), false) => return PatchState::NotApplicable,
+            (Some(_), true) => match (&w, &facts.hotfixes) {
+                (Some(w), _) if w.major == 10 && (w.build.is_none() || w.ubr.is_none()) => {
+                    if facts.hotfixes.is_some() {
+                        "no build revision reported, and no installed update the knowledge base can date"
+                    } else {
+                        "no build revision and no installed updates reported"
+                    }
+                }
+                (_, None) => "installed updates not reported",
+                (_, Some(_)) => "no installed update the knowledge base can date",
+            },
+        };
+        match &facts.hotfixes {
+            Some(l) => put(&mut ev, "hotfixes.count", l.len().to_string()),
+            None => put(&mut ev, "hotfixes", "not reported"),
+        }
+        if let Some(w) = &w {
+            put(&mut ev, "windows.nt", w.nt());
+        }
+        put(&mut ev, "patch_level", format!("unknown: {reason}"));
+        PatchState::Unknown {
+            reason: reason.to_string(),
+            evidence: ev,
+        }
+    }
 
     pub(crate) fn newest_security_update(
         &self,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use vigie_core::{Day, Evidence, FindingStatus, HostFacts, Software};
-use vigie_kb::{KevMatch, KnowledgeBase, LifecycleStatus, Ms17Verdict, Smb1Verdict};
+use vigie_kb::{KevMatch, KnowledgeBase, LifecycleStatus, Ms17Verdict, PatchState, Smb1Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {
@@ -26,12 +26,27 @@ impl CheckOutcome {
     }
 }
 
+/// A host's patch level as the `patch-age` condition sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOutcome {
+    /// Release day of the newest installed security update.
+    Dated { released: Day, evidence: Evidence },
+    /// Released after `horizon`, the newest day the knowledge base knows;
+    /// the exact day is not known.
+    NewerThanKb { horizon: Day, evidence: Evidence },
+    /// The patch level cannot be told from what the sources report.
+    Unknown(Evidence),
+    /// Not a machine the update history applies to.
+    NotApplicable,
+}
+
 pub trait Checks: Sync {
     fn os_lifecycle(&self, facts: &HostFacts, on: Day) -> CheckOutcome;
     fn ms17_010(&self, facts: &HostFacts) -> CheckOutcome;
     fn smbv1(&self, facts: &HostFacts) -> CheckOutcome;
-    /// Release day of the newest installed security update, with evidence.
-    fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)>;
+    /// The patch level: release day of the newest installed security
+    /// update, or why it cannot be told.
+    fn patch_level(&self, facts: &HostFacts) -> PatchOutcome;
     fn kev_software(&self, facts: &HostFacts) -> CheckOutcome;
     /// The days on which the `os-lifecycle` state of these facts changes
     /// (support ending within a year, support ended, paid extended support
@@ -223,16 +238,34 @@ impl Checks for KbChecks {
         days
     }
 
-    fn newest_security_update(&self, facts: &HostFacts) -> Option<(Day, Evidence)> {
-        let p = self.kb.newest_security_update(facts)?;
-        let mut ev = p.evidence.clone();
-        ev.insert("newest_security_update".into(), p.basis.clone());
-        Some((p.released, ev))
+    fn patch_level(&self, facts: &HostFacts) -> PatchOutcome {
+        match self.kb.patch_state(facts) {
+            PatchState::Dated(p) => {
+                let mut evidence = p.evidence;
+                evidence.insert("newest_security_update".into(), p.basis);
+                PatchOutcome::Dated {
+                    released: p.released,
+                    evidence,
+                }
+            }
+            PatchState::NewerThanKb { horizon, evidence } => {
+                PatchOutcome::NewerThanKb { horizon, evidence }
+            }
+            PatchState::Unknown { evidence, .. } => PatchOutcome::Unknown(evidence),
+            PatchState::NotApplicable => PatchOutcome::NotApplicable,
+        }
     }
 
     fn kev_software(&self, facts: &HostFacts) -> CheckOutcome {
         let Some(list) = &facts.software else {
-            return CheckOutcome::new("none", Evidence::new());
+            return CheckOutcome::new(
+                "unknown",
+                with(
+                    Evidence::new(),
+                    "software",
+                    "no source reported the installed software".into(),
+                ),
+            );
         };
         let key = list_key(list);
         if let Ok(cache) = self.kev_lists.read()
@@ -269,7 +302,7 @@ impl KbChecks {
                 ransomware |= m.ransomware_known;
                 match m.confidence {
                     FindingStatus::Confirmed => confirmed.push(label),
-                    FindingStatus::NeedsReview => review.push(label),
+                    FindingStatus::NeedsReview | FindingStatus::Unknown => review.push(label),
                 }
             }
         }

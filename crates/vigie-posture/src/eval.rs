@@ -1,8 +1,8 @@
 //! Rule evaluation: conditions against merged host facts, producing findings
 //! with the evidence that made each condition true.
 
-use crate::checks::{CheckOutcome, Checks};
-use crate::lang::{CheckKind, Condition, Fact, Rule, RuleSet, Test};
+use crate::checks::{CheckOutcome, Checks, PatchOutcome};
+use crate::lang::{CheckKind, Condition, Fact, Rule, RuleSet, Test, UnknownPolicy};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use vigie_core::version::compare;
@@ -15,15 +15,23 @@ pub struct Evaluation<'a> {
     on: Day,
     checks: &'a dyn Checks,
     cache: HashMap<CheckKind, CheckOutcome>,
-    patch: Option<Option<(Day, Evidence)>>,
+    patch: Option<PatchOutcome>,
 }
 
-/// What a condition adds when it holds.
+/// What a condition adds when it holds (or may hold).
 #[derive(Default)]
 struct Match {
     evidence: Evidence,
     states: Vec<&'static str>,
     needs_review: bool,
+}
+
+/// A condition's answer in three-valued logic: it holds, it does not, or
+/// its inputs are missing and it cannot be decided (with what is missing).
+enum Tri {
+    Yes(Match),
+    No,
+    Unknown(Match),
 }
 
 impl<'a> Evaluation<'a> {
@@ -47,75 +55,161 @@ impl<'a> Evaluation<'a> {
         })
     }
 
-    fn patch(&mut self) -> Option<(Day, Evidence)> {
-        if self.patch.is_none() {
-            self.patch = Some(self.checks.newest_security_update(self.facts));
-        }
-        self.patch.clone().flatten()
+    fn patch(&mut self) -> PatchOutcome {
+        let (facts, checks) = (self.facts, self.checks);
+        self.patch
+            .get_or_insert_with(|| checks.patch_level(facts))
+            .clone()
     }
 
-    fn eval(&mut self, c: &Condition) -> Option<Match> {
+    /// An input the condition needs is missing: `key` says which.
+    fn missing(key: &str, what: &str) -> Tri {
+        let mut m = Match::default();
+        m.evidence.insert(key.to_string(), what.to_string());
+        Tri::Unknown(m)
+    }
+
+    fn eval(&mut self, c: &Condition) -> Tri {
         match c {
             Condition::All(list) => {
                 let mut m = Match::default();
+                let mut unknown = false;
                 for c in list {
-                    let sub = self.eval(c)?;
-                    m.evidence.extend(sub.evidence);
-                    m.states.extend(sub.states);
-                    m.needs_review |= sub.needs_review;
+                    match self.eval(c) {
+                        Tri::No => return Tri::No,
+                        Tri::Yes(sub) => {
+                            m.evidence.extend(sub.evidence);
+                            m.states.extend(sub.states);
+                            m.needs_review |= sub.needs_review;
+                        }
+                        Tri::Unknown(sub) => {
+                            unknown = true;
+                            m.evidence.extend(sub.evidence);
+                            m.states.extend(sub.states);
+                        }
+                    }
                 }
-                Some(m)
+                if unknown {
+                    Tri::Unknown(m)
+                } else {
+                    Tri::Yes(m)
+                }
             }
-            Condition::Any(list) => list.iter().find_map(|c| self.eval(c)),
+            Condition::Any(list) => {
+                let mut unknown: Option<Match> = None;
+                for c in list {
+                    match self.eval(c) {
+                        Tri::Yes(m) => return Tri::Yes(m),
+                        Tri::No => {}
+                        Tri::Unknown(sub) => {
+                            let m = unknown.get_or_insert_with(Match::default);
+                            m.evidence.extend(sub.evidence);
+                            m.states.extend(sub.states);
+                        }
+                    }
+                }
+                unknown.map_or(Tri::No, Tri::Unknown)
+            }
             Condition::Not(inner) => match self.eval(inner) {
-                Some(_) => None,
-                None => Some(Match::default()),
+                Tri::Yes(_) => Tri::No,
+                Tri::No => Tri::Yes(Match::default()),
+                Tri::Unknown(m) => Tri::Unknown(m),
             },
             Condition::Check { check, states } => {
                 let out = self.check(*check);
+                let key = format!("check.{}", check.as_str());
                 if states.iter().any(|s| s == out.state) {
                     let mut evidence = out.evidence.clone();
-                    evidence.insert(format!("check.{}", check.as_str()), out.state.to_string());
-                    Some(Match {
+                    evidence.insert(key, out.state.to_string());
+                    Tri::Yes(Match {
                         evidence,
                         states: vec![out.state],
                         needs_review: out.needs_review,
                     })
+                } else if out.state == "unknown" {
+                    let mut evidence = out.evidence.clone();
+                    evidence.insert(key, out.state.to_string());
+                    Tri::Unknown(Match {
+                        evidence,
+                        states: vec![out.state],
+                        needs_review: false,
+                    })
                 } else {
-                    None
+                    Tri::No
                 }
             }
             Condition::PatchAge { older_than_days } => {
-                let (released, mut evidence) = self.patch()?;
-                let age = self.on.days_since(released);
-                if age > i32::try_from(*older_than_days).unwrap_or(i32::MAX) {
-                    evidence.insert(
-                        "patch_age_days".into(),
-                        format!("{age} days on {} (threshold {older_than_days})", self.on),
-                    );
-                    Some(Match {
+                let threshold = i32::try_from(*older_than_days).unwrap_or(i32::MAX);
+                match self.patch() {
+                    PatchOutcome::Dated {
+                        released,
+                        mut evidence,
+                    } => {
+                        let age = self.on.days_since(released);
+                        if age > threshold {
+                            evidence.insert(
+                                "patch_age_days".into(),
+                                format!("{age} days on {} (threshold {older_than_days})", self.on),
+                            );
+                            Tri::Yes(Match {
+                                evidence,
+                                ..Default::default()
+                            })
+                        } else {
+                            Tri::No
+                        }
+                    }
+                    // released on `horizon + 1` at the earliest: while even
+                    // that day is within the threshold the machine is not
+                    // late; after, it may be and nobody can say
+                    PatchOutcome::NewerThanKb {
+                        horizon,
+                        mut evidence,
+                    } => {
+                        let most = self.on.days_since(horizon.add_days(1));
+                        if most > threshold {
+                            evidence.insert(
+                                "patch_age_days".into(),
+                                format!(
+                                    "unknown on {}: at most {most} days (threshold {older_than_days})",
+                                    self.on
+                                ),
+                            );
+                            Tri::Unknown(Match {
+                                evidence,
+                                ..Default::default()
+                            })
+                        } else {
+                            Tri::No
+                        }
+                    }
+                    PatchOutcome::Unknown(evidence) => Tri::Unknown(Match {
                         evidence,
                         ..Default::default()
-                    })
-                } else {
-                    None
+                    }),
+                    PatchOutcome::NotApplicable => Tri::No,
                 }
             }
             Condition::Fact { fact, test } => {
                 let value = fact_value(self.facts, *fact);
+                if value.is_none() && !matches!(test, Test::Exists(_)) {
+                    return Self::missing(fact.name(), "(not reported)");
+                }
                 if run_test(test, value.as_deref()) {
                     let mut m = Match::default();
                     m.evidence.insert(
                         fact.name().to_string(),
                         value.unwrap_or_else(|| "(not reported)".into()),
                     );
-                    Some(m)
+                    Tri::Yes(m)
                 } else {
-                    None
+                    Tri::No
                 }
             }
             Condition::Software { name, version } => {
-                let list = self.facts.software.as_ref()?;
+                let Some(list) = self.facts.software.as_ref() else {
+                    return Self::missing("software", "not reported by any source");
+                };
                 let hits: Vec<String> = list
                     .iter()
                     .filter(|s| name.0.is_match(&s.name))
@@ -127,16 +221,19 @@ impl<'a> Evaluation<'a> {
                     .map(|s| format!("{} {}", s.name, s.version.as_deref().unwrap_or("?")))
                     .collect();
                 if hits.is_empty() {
-                    return None;
+                    return Tri::No;
                 }
                 let mut m = Match::default();
                 m.evidence.insert("software".into(), hits.join("; "));
-                Some(m)
+                Tri::Yes(m)
             }
             Condition::HotfixPresent(kbs) => {
+                if self.facts.hotfixes.is_none() {
+                    return Self::missing("hotfixes", "not reported by any source");
+                }
                 let found: Vec<&String> = kbs.iter().filter(|k| self.facts.has_hotfix(k)).collect();
                 if found.is_empty() {
-                    return None;
+                    return Tri::No;
                 }
                 let mut m = Match::default();
                 m.evidence.insert(
@@ -147,32 +244,39 @@ impl<'a> Evaluation<'a> {
                         .collect::<Vec<_>>()
                         .join(", "),
                 );
-                Some(m)
+                Tri::Yes(m)
             }
             Condition::HotfixMissing(kbs) => {
-                // an unknown update list proves nothing
-                self.facts.hotfixes.as_ref()?;
+                // an unknown update list proves nothing either way
+                if self.facts.hotfixes.is_none() {
+                    return Self::missing("hotfixes", "not reported by any source");
+                }
                 if kbs.iter().any(|k| self.facts.has_hotfix(k)) {
-                    return None;
+                    return Tri::No;
                 }
                 let mut m = Match::default();
                 m.evidence.insert("hotfix_missing".into(), kbs.join(", "));
-                Some(m)
+                Tri::Yes(m)
             }
             Condition::FeatureEnabled(name) => {
-                let f = self
-                    .facts
-                    .features
-                    .as_ref()?
+                let Some(features) = self.facts.features.as_ref() else {
+                    return Self::missing("features", "not reported by any source");
+                };
+                let Some(f) = features
                     .iter()
-                    .find(|f| f.name.eq_ignore_ascii_case(name) && f.enabled)?;
+                    .find(|f| f.name.eq_ignore_ascii_case(name) && f.enabled)
+                else {
+                    return Tri::No;
+                };
                 let mut m = Match::default();
                 m.evidence
                     .insert("feature".into(), format!("{} enabled", f.name));
-                Some(m)
+                Tri::Yes(m)
             }
             Condition::StaleDays(days) => {
-                let newest = self.facts.sources.iter().map(|s| s.last_observed).max()?;
+                let Some(newest) = self.facts.sources.iter().map(|s| s.last_observed).max() else {
+                    return Tri::No;
+                };
                 let age = self.on.days_since(Day::of_timestamp(newest));
                 if age > i32::try_from(*days).unwrap_or(i32::MAX) {
                     let mut m = Match::default();
@@ -180,9 +284,9 @@ impl<'a> Evaluation<'a> {
                         "last_report".into(),
                         format!("{newest} ({age} days before {})", self.on),
                     );
-                    Some(m)
+                    Tri::Yes(m)
                 } else {
-                    None
+                    Tri::No
                 }
             }
         }
@@ -204,10 +308,18 @@ impl<'a> Evaluation<'a> {
                 }
             }
             Condition::PatchAge { older_than_days } => {
-                if let Some((released, _)) = self.patch() {
+                let n = i32::try_from(*older_than_days).unwrap_or(i32::MAX - 2);
+                match self.patch() {
                     // the first day whose age exceeds the threshold
-                    let n = i32::try_from(*older_than_days).unwrap_or(i32::MAX - 1);
-                    days.push(released.add_days(n.saturating_add(1)));
+                    PatchOutcome::Dated { released, .. } => {
+                        days.push(released.add_days(n.saturating_add(1)));
+                    }
+                    // the first day on which even a release the day after
+                    // the horizon would be late
+                    PatchOutcome::NewerThanKb { horizon, .. } => {
+                        days.push(horizon.add_days(n.saturating_add(2)));
+                    }
+                    PatchOutcome::Unknown(_) | PatchOutcome::NotApplicable => {}
                 }
             }
             Condition::StaleDays(n) => {
@@ -224,9 +336,25 @@ impl<'a> Evaluation<'a> {
         }
     }
 
-    /// Evaluates one rule; `Some` when it holds.
+    /// Evaluates one rule; `Some` when it holds, or when it cannot be
+    /// decided and the rule reports what it cannot decide (status
+    /// `unknown`).
     pub fn rule(&mut self, rule: &Rule) -> Option<Finding> {
-        let m = self.eval(&rule.when)?;
+        let (m, status) = match self.eval(&rule.when) {
+            Tri::No => return None,
+            Tri::Yes(m) => {
+                let status = if m.needs_review {
+                    FindingStatus::NeedsReview
+                } else {
+                    FindingStatus::Confirmed
+                };
+                (m, status)
+            }
+            Tri::Unknown(m) => match rule.unknown {
+                UnknownPolicy::Report => (m, FindingStatus::Unknown),
+                UnknownPolicy::Ignore => return None,
+            },
+        };
         let severity = m
             .states
             .iter()
@@ -251,11 +379,7 @@ impl<'a> Evaluation<'a> {
         Some(Finding {
             rule: rule.id.clone(),
             severity,
-            status: if m.needs_review {
-                FindingStatus::NeedsReview
-            } else {
-                FindingStatus::Confirmed
-            },
+            status,
             evidence,
         })
     }

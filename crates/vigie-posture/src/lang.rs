@@ -46,7 +46,7 @@ impl CheckKind {
             CheckKind::OsLifecycle => &["supported", "ends-soon", "esu-only", "eol", "unknown"],
             CheckKind::Ms17010 => &["not-affected", "fixed", "missing", "unknown"],
             CheckKind::Smbv1 => &["enabled", "not-enabled", "unknown"],
-            CheckKind::KevSoftware => &["confirmed", "needs-review", "none"],
+            CheckKind::KevSoftware => &["confirmed", "needs-review", "none", "unknown"],
         }
     }
 }
@@ -161,9 +161,32 @@ pub struct Rule {
     pub when: Condition,
     /// Severity by check state (e.g. `esu-only = "high"`).
     pub severity_by_state: BTreeMap<String, Severity>,
+    /// What to do when the rule cannot be decided for a machine (its
+    /// inputs are missing): report a finding with status `unknown`, or not.
+    pub unknown: UnknownPolicy,
     /// Where the rule came from ("default" or a file path) and its line.
     pub origin: String,
     pub line: usize,
+}
+
+/// A rule's answer when its inputs are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownPolicy {
+    /// A finding with status `unknown` (the default: what vigie cannot
+    /// decide is said, never counted as compliant).
+    #[default]
+    Report,
+    /// No finding: the rule only speaks on positive evidence.
+    Ignore,
+}
+
+impl UnknownPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnknownPolicy::Report => "report",
+            UnknownPolicy::Ignore => "ignore",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -191,6 +214,8 @@ struct RawRule {
     when: toml::Value,
     #[serde(default)]
     severity_by_state: BTreeMap<String, String>,
+    #[serde(default)]
+    unknown: Option<String>,
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -274,8 +299,18 @@ impl RuleSet {
                 }
                 severity_by_state.insert(state, s);
             }
+            let unknown = match r.unknown.as_deref() {
+                None | Some("report") => UnknownPolicy::Report,
+                Some("ignore") => UnknownPolicy::Ignore,
+                Some(other) => {
+                    return Err(ctx(format!(
+                        "unknown = {other:?}: expected \"report\" or \"ignore\""
+                    )));
+                }
+            };
             rules.push(Rule {
                 id,
+                unknown,
                 title: r.title,
                 severity,
                 rationale: r.rationale,

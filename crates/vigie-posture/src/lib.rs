@@ -14,9 +14,9 @@ mod checks;
 mod eval;
 mod lang;
 
-pub use checks::{CheckOutcome, Checks, KbChecks};
+pub use checks::{CheckOutcome, Checks, KbChecks, PatchOutcome};
 pub use eval::Evaluation;
-pub use lang::{Condition, Rule, RuleError, RuleSet};
+pub use lang::{Condition, Rule, RuleError, RuleSet, UnknownPolicy};
 
 /// The default rules, embedded.
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");

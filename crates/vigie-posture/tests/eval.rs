@@ -7,7 +7,7 @@ use vigie_core::{
     Day, Evidence, Feature, FindingStatus, HostFacts, Hotfix, OsFacts, OsFamily, Severity,
     Software, SourceKind,
 };
-use vigie_posture::{CheckOutcome, Checks, KbChecks, RuleSet};
+use vigie_posture::{CheckOutcome, Checks, KbChecks, PatchOutcome, RuleSet};
 
 /// Checks with fixed answers, to test the language independently of the KB.
 struct Fixed {
@@ -30,13 +30,17 @@ impl Checks for Fixed {
     fn smbv1(&self, _: &HostFacts) -> CheckOutcome {
         CheckOutcome::new("unknown", Evidence::new())
     }
-    fn newest_security_update(&self, _: &HostFacts) -> Option<(Day, Evidence)> {
-        self.patch.map(|d| {
-            (
-                d,
-                Evidence::from([("newest_security_update".into(), format!("KB released {d}"))]),
-            )
-        })
+    fn patch_level(&self, _: &HostFacts) -> PatchOutcome {
+        match self.patch {
+            Some(d) => PatchOutcome::Dated {
+                released: d,
+                evidence: Evidence::from([(
+                    "newest_security_update".into(),
+                    format!("KB released {d}"),
+                )]),
+            },
+            None => PatchOutcome::NotApplicable,
+        }
     }
     fn kev_software(&self, _: &HostFacts) -> CheckOutcome {
         CheckOutcome {
@@ -220,10 +224,193 @@ when = { stale_days = 30 }
     // thirty-one days later the machine has gone silent
     let later = rules.evaluate(&facts, day("2017-06-12"), &c);
     assert!(ids(&later).contains(&"silent"), "{:?}", ids(&later));
-    // an unknown update list proves nothing
+    // an unknown update list proves nothing either way: the rule cannot be
+    // decided, and says so
     let mut unknown = facts.clone();
     unknown.hotfixes = None;
-    assert!(!ids(&rules.evaluate(&unknown, day("2017-05-12"), &c)).contains(&"win7-no-march"));
+    let found = rules.evaluate(&unknown, day("2017-05-12"), &c);
+    let f = found
+        .iter()
+        .find(|f| f.rule.as_str() == "win7-no-march")
+        .unwrap();
+    assert_eq!(f.status, FindingStatus::Unknown);
+    assert_eq!(f.evidence["hotfixes"], "not reported by any source");
+}
+
+fn rule(when: &str, extra: &str) -> RuleSet {
+    RuleSet::parse(
+        "t.toml",
+        &format!(
+            "[[rule]]\nid = \"r\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\nremediation = \"m\"\n{extra}when = {when}\n"
+        ),
+    )
+    .unwrap()
+}
+
+fn status_of(rules: &RuleSet, facts: &HostFacts, c: &dyn Checks) -> Option<FindingStatus> {
+    rules
+        .evaluate(facts, day("2024-01-10"), c)
+        .first()
+        .map(|f| f.status)
+}
+
+#[test]
+fn missing_inputs_follow_three_valued_logic() {
+    let mut facts = win7();
+    facts.hotfixes = None;
+    let c = Fixed {
+        lifecycle: "eol",
+        ms17: "unknown",
+        kev: ("none", false),
+        patch: None,
+    };
+    let missing = "{ hotfix_missing = [\"KB4012212\"] }";
+    let eol = "{ check = \"os-lifecycle\", in = [\"eol\"] }";
+    let supported = "{ check = \"os-lifecycle\", in = [\"supported\"] }";
+    // all: one false input decides; otherwise unknown stays unknown
+    assert_eq!(
+        status_of(
+            &rule(&format!("{{ all = [{missing}, {supported}] }}"), ""),
+            &facts,
+            &c
+        ),
+        None
+    );
+    assert_eq!(
+        status_of(
+            &rule(&format!("{{ all = [{missing}, {eol}] }}"), ""),
+            &facts,
+            &c
+        ),
+        Some(FindingStatus::Unknown)
+    );
+    // any: one true input decides
+    assert_eq!(
+        status_of(
+            &rule(&format!("{{ any = [{missing}, {eol}] }}"), ""),
+            &facts,
+            &c
+        ),
+        Some(FindingStatus::Confirmed)
+    );
+    assert_eq!(
+        status_of(
+            &rule(&format!("{{ any = [{missing}, {supported}] }}"), ""),
+            &facts,
+            &c
+        ),
+        Some(FindingStatus::Unknown)
+    );
+    // not: the negation of unknown is unknown
+    assert_eq!(
+        status_of(&rule(&format!("{{ not = {missing} }}"), ""), &facts, &c),
+        Some(FindingStatus::Unknown)
+    );
+    // a check's own "unknown" state, and a rule told to ignore it
+    let ms17 = "{ check = \"ms17-010\", in = [\"missing\"] }";
+    assert_eq!(
+        status_of(&rule(ms17, ""), &facts, &c),
+        Some(FindingStatus::Unknown)
+    );
+    assert_eq!(
+        status_of(&rule(ms17, "unknown = \"ignore\"\n"), &facts, &c),
+        None
+    );
+    assert_eq!(
+        status_of(&rule(ms17, "unknown = \"report\"\n"), &facts, &c),
+        Some(FindingStatus::Unknown)
+    );
+    // a rule may name the state to flag it as a finding of its own
+    assert_eq!(
+        status_of(
+            &rule("{ check = \"ms17-010\", in = [\"unknown\"] }", ""),
+            &facts,
+            &c
+        ),
+        Some(FindingStatus::Confirmed)
+    );
+    // facts the machine does not report
+    let mut bare = facts.clone();
+    bare.os = None;
+    assert_eq!(
+        status_of(
+            &rule("{ fact = \"os.build\", version_lt = \"7601\" }", ""),
+            &bare,
+            &c
+        ),
+        Some(FindingStatus::Unknown)
+    );
+    assert_eq!(
+        status_of(
+            &rule("{ fact = \"os.build\", exists = false }", ""),
+            &bare,
+            &c
+        ),
+        Some(FindingStatus::Confirmed)
+    );
+    let err = RuleSet::parse(
+        "t.toml",
+        "[[rule]]\nid = \"r\"\ntitle = \"t\"\nseverity = \"high\"\nrationale = \"r\"\nremediation = \"m\"\nunknown = \"maybe\"\nwhen = { stale_days = 3 }\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("t.toml:1: rule r: unknown = \"maybe\""),
+        "{err}"
+    );
+}
+
+/// Checks whose patch level is newer than the knowledge base's horizon.
+struct Newer(Day);
+
+impl Checks for Newer {
+    fn os_lifecycle(&self, _: &HostFacts, _: Day) -> CheckOutcome {
+        CheckOutcome::new("supported", Evidence::new())
+    }
+    fn ms17_010(&self, _: &HostFacts) -> CheckOutcome {
+        CheckOutcome::new("not-affected", Evidence::new())
+    }
+    fn smbv1(&self, _: &HostFacts) -> CheckOutcome {
+        CheckOutcome::new("not-enabled", Evidence::new())
+    }
+    fn patch_level(&self, _: &HostFacts) -> PatchOutcome {
+        PatchOutcome::NewerThanKb {
+            horizon: self.0,
+            evidence: Evidence::from([("knowledge_base".into(), "newer".into())]),
+        }
+    }
+    fn kev_software(&self, _: &HostFacts) -> CheckOutcome {
+        CheckOutcome::new("none", Evidence::new())
+    }
+}
+
+#[test]
+fn a_build_newer_than_the_knowledge_base_is_never_judged_late() {
+    let rules = rule("{ check = \"patch-age\", older_than_days = 60 }", "");
+    let c = Newer(day("2026-08-12"));
+    let facts = win7();
+    // released on 2026-08-13 at the earliest: not late while that day is
+    // within 60 days, then unknown (never confirmed)
+    let on = |d: &str| {
+        rules
+            .evaluate(&facts, day(d), &c)
+            .first()
+            .map(|f| (f.status, f.evidence.get("knowledge_base").cloned()))
+    };
+    assert_eq!(on("2026-10-12"), None);
+    assert_eq!(
+        on("2026-10-13"),
+        Some((FindingStatus::Unknown, Some("newer".into())))
+    );
+    assert_eq!(
+        on("2026-12-03"),
+        Some((FindingStatus::Unknown, Some("newer".into())))
+    );
+    // and the day it becomes unknown is a change day, so assess dates it
+    assert_eq!(
+        rules.next_change(&facts, day("2026-09-01"), &c),
+        Some(day("2026-10-13"))
+    );
 }
 
 #[test]

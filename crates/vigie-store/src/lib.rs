@@ -318,6 +318,34 @@ pub struct PostureRow {
     /// Machines whose finding needs an analyst's review (e.g. a KEV product
     /// match without version evidence), per rule; not counted in `rules`.
     pub review: BTreeMap<String, u64>,
+    /// Machines for which the rule cannot be decided (status `unknown`:
+    /// its inputs are missing), per rule; counted neither in `rules` nor as
+    /// compliant.
+    #[serde(default)]
+    pub unknown: BTreeMap<String, u64>,
+}
+
+impl PostureRow {
+    /// Machines silent at the date: no source has reported them for the
+    /// `silent` rule's number of days.
+    pub fn silent(&self) -> u64 {
+        self.rules.get(SILENT_RULE).copied().unwrap_or(0)
+    }
+
+    /// Share of the machines with fresh evidence (not silent), 0 to 1;
+    /// `None` without machines.
+    pub fn coverage(&self) -> Option<f64> {
+        coverage(self.hosts, self.silent())
+    }
+}
+
+/// The rule whose confirmed findings are the machines gone silent; the
+/// coverage of a group is the share of its machines without one.
+pub const SILENT_RULE: &str = "silent";
+
+/// Share of `hosts` machines that are not among `silent`, 0 to 1.
+pub fn coverage(hosts: u64, silent: u64) -> Option<f64> {
+    (hosts > 0).then(|| hosts.saturating_sub(silent) as f64 / hosts as f64)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +357,19 @@ pub struct TrendPoint {
     pub with_rule: u64,
     /// Machines whose finding needs review.
     pub needs_review: u64,
+    /// Machines for which the rule cannot be decided.
+    #[serde(default)]
+    pub unknown: u64,
+    /// Machines silent at that date (see [`SILENT_RULE`]).
+    #[serde(default)]
+    pub silent: u64,
+}
+
+impl TrendPoint {
+    /// Share of the machines with fresh evidence, 0 to 1.
+    pub fn coverage(&self) -> Option<f64> {
+        coverage(self.hosts, self.silent)
+    }
 }
 
 /// Time to remediate a rule: closed intervals in a window.

@@ -11,8 +11,8 @@ use crate::{
 };
 use crate::{
     FileRecord, FindingView, GroupBy, HostChange, HostFilter, HostRecord, HostView, KbUpdateRecord,
-    OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, Scope, SourceCount,
-    Step, Store, StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent,
+    OpenFinding, OrgImport, OsSummary, PostureRow, RemediationStats, Result, SILENT_RULE, Scope,
+    SourceCount, Step, Store, StoreError, StoreStats, StoreTx, TrendPoint, UptimeRow, WatchEvent,
     WatchEventView, WatchGroup, WatchImport, WatchNotice, WatchSample, WatchStateRecord,
     WatchTarget, WatchTargetInput,
 };
@@ -1017,7 +1017,8 @@ impl Store for SqlStore {
         // every rule it ever had on the same day, so the latest host day is
         // the day to read the rules at
         let rules = q(format!(
-            "SELECT {key}, f.rule_id, CAST(SUM(f.hosts) AS BIGINT), CAST(SUM(f.review) AS BIGINT) FROM {latest} \
+            "SELECT {key}, f.rule_id, CAST(SUM(f.hosts) AS BIGINT), CAST(SUM(f.review) AS BIGINT), \
+             CAST(SUM(f.unknown) AS BIGINT) FROM {latest} \
              JOIN daily_findings f ON f.est_id = m.est_id AND f.day = m.day {joins}{group_rules}"
         ))
         .fetch_all(&self.pool)
@@ -1042,6 +1043,7 @@ impl Store for SqlStore {
                     hosts: u64::try_from(n).unwrap_or(0),
                     rules: BTreeMap::new(),
                     review: BTreeMap::new(),
+                    unknown: BTreeMap::new(),
                 },
             );
         }
@@ -1050,9 +1052,11 @@ impl Store for SqlStore {
             let rule: String = r.try_get(1)?;
             let n: i64 = r.try_get(2)?;
             let review: i64 = r.try_get(3)?;
+            let unknown: i64 = r.try_get(4)?;
             if let Some(row) = groups.get_mut(&g) {
                 *row.rules.entry(rule.clone()).or_insert(0) += u64::try_from(n).unwrap_or(0);
-                *row.review.entry(rule).or_insert(0) += u64::try_from(review).unwrap_or(0);
+                *row.review.entry(rule.clone()).or_insert(0) += u64::try_from(review).unwrap_or(0);
+                *row.unknown.entry(rule).or_insert(0) += u64::try_from(unknown).unwrap_or(0);
             }
         }
         if by == GroupBy::Sector && groups.is_empty() {
@@ -1064,6 +1068,7 @@ impl Store for SqlStore {
                     hosts: 0,
                     rules: BTreeMap::new(),
                     review: BTreeMap::new(),
+                    unknown: BTreeMap::new(),
                 },
             );
         }
@@ -1110,23 +1115,45 @@ impl Store for SqlStore {
             .fetch_all(&self.pool)
             .await?,
         );
-        let mut rule_rows = q(format!(
-            "SELECT x.est_id, {before}, \
-             (SELECT f.hosts FROM daily_findings f WHERE f.est_id = x.est_id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS v, \
-             (SELECT f.review FROM daily_findings f WHERE f.est_id = x.est_id AND f.rule_id = $1 AND f.day < {lo} ORDER BY f.day DESC LIMIT 1) AS r \
-             FROM {ids}"
-        ))
-        .bind(rule.as_str().to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rule_rows.extend(
-            q(format!(
-                "SELECT est_id, day, hosts, review FROM daily_findings WHERE rule_id = $1 AND day >= {lo} AND day <= {end} AND {cond} ORDER BY est_id, day"
-            ))
-            .bind(rule.as_str().to_string())
-            .fetch_all(&self.pool)
-            .await?,
-        );
+        // the rule's series, and the machines silent at each date (the
+        // `silent` rule): coverage is the share of machines that are not
+        let rule_series = |rule: String| {
+            let ids = ids.clone();
+            let cond = cond.clone();
+            async move {
+                let last = |col: &str| {
+                    format!(
+                        "(SELECT f.{col} FROM daily_findings f WHERE f.est_id = x.est_id AND f.rule_id = $1 \
+                         AND f.day < {lo} ORDER BY f.day DESC LIMIT 1)"
+                    )
+                };
+                let mut rows = q(format!(
+                    "SELECT x.est_id, {before}, {} AS v, {} AS r, {} AS u FROM {ids}",
+                    last("hosts"),
+                    last("review"),
+                    last("unknown")
+                ))
+                .bind(rule.clone())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.extend(
+                    q(format!(
+                        "SELECT est_id, day, hosts, review, unknown FROM daily_findings WHERE rule_id = $1 \
+                         AND day >= {lo} AND day <= {end} AND {cond} ORDER BY est_id, day"
+                    ))
+                    .bind(rule)
+                    .fetch_all(&self.pool)
+                    .await?,
+                );
+                Ok::<_, StoreError>(rows)
+            }
+        };
+        let rule_rows = rule_series(rule.as_str().to_string()).await?;
+        let silent_rows = if rule.as_str() == SILENT_RULE {
+            Vec::new()
+        } else {
+            rule_series(SILENT_RULE.to_string()).await?
+        };
         let ests = self.est_map().await?;
         let group_of = |est_id: i64| -> String {
             match (by, ests.get(&est_id)) {
@@ -1136,10 +1163,9 @@ impl Store for SqlStore {
                 (_, None) => "unassigned".into(),
             }
         };
-        // series per establishment: sorted (day, value), carried forward
-        /// Per establishment: (day, value, review) sorted by day.
-        type Series = BTreeMap<i64, Vec<(i32, u64, u64)>>;
-        fn series(rows: Vec<AnyRow>, with_review: bool) -> Result<Series> {
+        /// Per establishment: (day, value, review, unknown) sorted by day.
+        type Series = BTreeMap<i64, Vec<(i32, [u64; 3])>>;
+        fn series(rows: Vec<AnyRow>, columns: usize) -> Result<Series> {
             let mut m: Series = BTreeMap::new();
             for r in rows {
                 let est: i64 = r.try_get(0)?;
@@ -1148,27 +1174,26 @@ impl Store for SqlStore {
                 let Some(v) = r.try_get::<Option<i64>, _>(2)? else {
                     continue;
                 };
-                let review: i64 = if with_review {
-                    r.try_get::<Option<i64>, _>(3)?.unwrap_or(0)
-                } else {
-                    0
-                };
-                m.entry(est).or_default().push((
-                    i32::try_from(day).unwrap_or(0),
-                    u64::try_from(v).unwrap_or(0),
-                    u64::try_from(review).unwrap_or(0),
-                ));
+                let mut values = [u64::try_from(v).unwrap_or(0), 0, 0];
+                for (i, slot) in values.iter_mut().enumerate().take(columns).skip(1) {
+                    let x = r.try_get::<Option<i64>, _>(2 + i)?.unwrap_or(0);
+                    *slot = u64::try_from(x).unwrap_or(0);
+                }
+                m.entry(est)
+                    .or_default()
+                    .push((i32::try_from(day).unwrap_or(0), values));
             }
             Ok(m)
         }
-        fn value_at(s: &[(i32, u64, u64)], day: i32) -> (u64, u64) {
-            match s.partition_point(|(d, _, _)| *d <= day) {
-                0 => (0, 0),
-                i => (s[i - 1].1, s[i - 1].2),
+        fn value_at(s: &[(i32, [u64; 3])], day: i32) -> [u64; 3] {
+            match s.partition_point(|(d, _)| *d <= day) {
+                0 => [0; 3],
+                i => s[i - 1].1,
             }
         }
-        let hs = series(host_rows, false)?;
-        let rs = series(rule_rows, true)?;
+        let hs = series(host_rows, 1)?;
+        let rs = series(rule_rows, 3)?;
+        let ss = series(silent_rows, 1)?;
         let mut points_days = Vec::new();
         let mut d = match step {
             Step::Day => from,
@@ -1200,39 +1225,51 @@ impl Store for SqlStore {
                 names.len() - 1
             })
         };
-        let hs: Vec<(usize, Vec<(i32, u64, u64)>)> =
-            hs.into_iter().map(|(e, s)| (index_of(e), s)).collect();
-        let rs: Vec<(usize, Vec<(i32, u64, u64)>)> =
-            rs.into_iter().map(|(e, s)| (index_of(e), s)).collect();
+        type Indexed = Vec<(usize, Vec<(i32, [u64; 3])>)>;
+        let mut grouped =
+            |s: Series| -> Indexed { s.into_iter().map(|(e, s)| (index_of(e), s)).collect() };
+        let hs = grouped(hs);
+        let rs = grouped(rs);
+        let ss = grouped(ss);
         // groups in name order, as before
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by(|a, b| names[*a].cmp(&names[*b]));
         let mut out = Vec::with_capacity(points_days.len() * names.len());
-        let mut sums = vec![(0u64, 0u64, 0u64); names.len()];
+        // hosts, confirmed, review, unknown, silent
+        let mut sums = vec![[0u64; 5]; names.len()];
         for (label, sample) in points_days {
-            sums.iter_mut().for_each(|s| *s = (0, 0, 0));
+            sums.iter_mut().for_each(|s| *s = [0; 5]);
             let mut present = vec![by == GroupBy::Sector; names.len()];
             for (g, s) in &hs {
-                sums[*g].0 += value_at(s, sample.number()).0;
+                sums[*g][0] += value_at(s, sample.number())[0];
                 present[*g] = true;
             }
             for (g, s) in &rs {
-                let (confirmed, review) = value_at(s, sample.number());
-                sums[*g].1 += confirmed;
-                sums[*g].2 += review;
+                let [confirmed, review, unknown] = value_at(s, sample.number());
+                sums[*g][1] += confirmed;
+                sums[*g][2] += review;
+                sums[*g][3] += unknown;
                 present[*g] = true;
+            }
+            for (g, s) in &ss {
+                sums[*g][4] += value_at(s, sample.number())[0];
             }
             for &g in &order {
                 if !present[g] {
                     continue;
                 }
-                let (hosts, with_rule, needs_review) = sums[g];
+                let [hosts, with_rule, needs_review, unknown, mut silent] = sums[g];
+                if rule.as_str() == SILENT_RULE {
+                    silent = with_rule;
+                }
                 out.push(TrendPoint {
                     day: label,
                     group: names[g].clone(),
                     hosts,
                     with_rule,
                     needs_review,
+                    unknown,
+                    silent,
                 });
             }
         }
@@ -1247,9 +1284,16 @@ impl Store for SqlStore {
         to: Day,
     ) -> Result<RemediationStats> {
         let cond = self.est_condition(scope, "est_id", None, None).await?;
+        let fcond = self.est_condition(scope, "f.est_id", None, None).await?;
+        // A remediation is a known finding that ended: not one whose
+        // status changed (closed and reopened at the same second with the
+        // new status), and not an `unknown` one, which nobody knew needed
+        // fixing.
         let rows = q(format!(
-            "SELECT opened_at, closed_at FROM findings WHERE rule_id = $1 AND {cond} \
-             AND closed_at IS NOT NULL AND closed_at >= {} AND closed_at <= {}",
+            "SELECT f.opened_at, f.closed_at FROM findings f WHERE f.rule_id = $1 AND {fcond} \
+             AND f.status <> 'unknown' AND f.closed_at IS NOT NULL AND f.closed_at >= {} AND f.closed_at <= {} \
+             AND NOT EXISTS (SELECT 1 FROM findings g WHERE g.est_id = f.est_id AND g.host_id = f.host_id \
+             AND g.rule_id = f.rule_id AND g.opened_at = f.closed_at)",
             from.start_second(),
             to.end_second()
         ))
@@ -1266,7 +1310,8 @@ impl Store for SqlStore {
             .collect::<Result<_>>()?;
         days.sort_by(|a, b| a.total_cmp(b));
         let open: i64 = q(format!(
-            "SELECT COUNT(*) FROM findings WHERE rule_id = $1 AND {cond} AND closed_at IS NULL"
+            "SELECT COUNT(*) FROM findings WHERE rule_id = $1 AND {cond} AND closed_at IS NULL \
+             AND status <> 'unknown'"
         ))
         .bind(rule.as_str().to_string())
         .fetch_one(&self.pool)
@@ -1924,9 +1969,10 @@ impl SqlTx {
         .await?;
         // a machine has at most one open finding per rule, so counting rows
         // counts machines
-        let counts: BTreeMap<String, (i64, i64)> = qs(
-            "SELECT rule_id, COUNT(CASE WHEN status = 'needs-review' THEN NULL ELSE 1 END), \
-             COUNT(CASE WHEN status = 'needs-review' THEN 1 ELSE NULL END) FROM findings \
+        let counts: BTreeMap<String, (i64, i64, i64)> = qs(
+            "SELECT rule_id, COUNT(CASE WHEN status = 'confirmed' THEN 1 ELSE NULL END), \
+             COUNT(CASE WHEN status = 'needs-review' THEN 1 ELSE NULL END), \
+             COUNT(CASE WHEN status = 'unknown' THEN 1 ELSE NULL END) FROM findings \
              WHERE est_id = $1 AND opened_at <= $2 AND (closed_at IS NULL OR closed_at > $3) GROUP BY rule_id",
         )
         .bind(est_id)
@@ -1938,7 +1984,11 @@ impl SqlTx {
         .map(|r| {
             Ok((
                 r.try_get::<String, _>(0)?,
-                (r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?),
+                (
+                    r.try_get::<i64, _>(1)?,
+                    r.try_get::<i64, _>(2)?,
+                    r.try_get::<i64, _>(3)?,
+                ),
             ))
         })
         .collect::<Result<_>>()?;
@@ -1952,19 +2002,21 @@ impl SqlTx {
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<std::result::Result<_, _>>()?;
-        let mut all: BTreeMap<String, (i64, i64)> =
-            known.into_iter().map(|k| (k, (0, 0))).collect();
+        let mut all: BTreeMap<String, (i64, i64, i64)> =
+            known.into_iter().map(|k| (k, (0, 0, 0))).collect();
         all.extend(counts);
-        for (rule, (confirmed, review)) in all {
+        for (rule, (confirmed, review, unknown)) in all {
             qs(
-                "INSERT INTO daily_findings (est_id, rule_id, day, hosts, review) VALUES ($1, $2, $3, $4, $5) \
-                ON CONFLICT (est_id, rule_id, day) DO UPDATE SET hosts = excluded.hosts, review = excluded.review",
+                "INSERT INTO daily_findings (est_id, rule_id, day, hosts, review, unknown) VALUES ($1, $2, $3, $4, $5, $6) \
+                ON CONFLICT (est_id, rule_id, day) DO UPDATE SET hosts = excluded.hosts, review = excluded.review, \
+                unknown = excluded.unknown",
             )
             .bind(est_id)
             .bind(rule)
             .bind(i64::from(day.number()))
             .bind(confirmed)
             .bind(review)
+            .bind(unknown)
             .execute(&mut *self.tx)
             .await?;
         }

@@ -212,6 +212,9 @@ pub async fn run_all(store: &dyn Store) -> CaseResult {
         ("posture_and_trend_at_past_dates", |s| {
             Box::pin(posture_and_trend_at_past_dates(s))
         }),
+        ("unknown_and_silent_are_counted_apart", |s| {
+            Box::pin(unknown_and_silent_are_counted_apart(s))
+        }),
         ("identity_keys_and_reattribution", |s| {
             Box::pin(identity_keys_and_reattribution(s))
         }),
@@ -1190,6 +1193,190 @@ async fn posture_and_trend_at_past_dates(store: &dyn Store) -> CaseResult {
 
 fn nat_scope() -> Scope {
     Scope::National
+}
+
+/// Findings with status `unknown` are counted apart from confirmed and
+/// needs-review ones in posture and trend, at every date; machines with a
+/// `silent` finding are counted, and coverage is the share without one; a
+/// change of status (unknown, then confirmed) is a new interval, not a
+/// remediation.
+async fn unknown_and_silent_are_counted_apart(store: &dyn Store) -> CaseResult {
+    seed_org(store).await?;
+    let d1 = at("2017-05-01T09:00:00Z");
+    let d4 = at("2017-05-04T09:00:00Z");
+    let unknown = |r: &str| Finding {
+        status: FindingStatus::Unknown,
+        ..finding(r, Severity::Critical)
+    };
+    let mut tx = tryc!(store.begin().await);
+    let first = tryc!(tx.allocate_host_ids(3).await);
+    tryc!(
+        tx.apply(&[
+            change(
+                first,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-1",
+                d1,
+                vec![
+                    unknown("ms17-010-missing"),
+                    finding(crate::SILENT_RULE, Severity::Medium)
+                ],
+                vec![]
+            ),
+            change(
+                first + 1,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-2",
+                d1,
+                vec![finding("ms17-010-missing", Severity::Critical)],
+                vec![]
+            ),
+            change(
+                first + 2,
+                true,
+                None,
+                Some("RAL"),
+                "RAL-3",
+                d1,
+                vec![],
+                vec![]
+            ),
+        ])
+        .await
+    );
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(d1)])
+            .await
+    );
+    tryc!(tx.commit().await);
+    // day 4: RAL-1 reports again, its updates now known: confirmed missing
+    let mut tx = tryc!(store.begin().await);
+    let mut c = change(
+        first,
+        false,
+        Some(Some("RAL")),
+        Some("RAL"),
+        "RAL-1",
+        d4,
+        vec![finding("ms17-010-missing", Severity::Critical)],
+        vec!["ms17-010-missing", crate::SILENT_RULE],
+    );
+    c.first_seen = d1;
+    tryc!(tx.apply(&[c]).await);
+    tryc!(
+        tx.refresh_daily(&[Some(code("RAL"))], &[Day::of_timestamp(d4)])
+            .await
+    );
+    tryc!(tx.commit().await);
+
+    let ral = |d: &str| {
+        let d = day(d);
+        async move {
+            let rows = store
+                .posture(&Scope::National, GroupBy::Establishment, d)
+                .await
+                .map_err(|e| e.to_string())?;
+            rows.into_iter()
+                .find(|r| r.group == "RAL")
+                .ok_or_else(|| "no RAL row".to_string())
+        }
+    };
+    let r = ral("2017-05-02").await?;
+    let ms17 = |m: &std::collections::BTreeMap<String, u64>| {
+        m.get("ms17-010-missing").copied().unwrap_or(0)
+    };
+    check!(
+        r.hosts == 3 && ms17(&r.rules) == 1 && ms17(&r.unknown) == 1 && ms17(&r.review) == 0,
+        "unknown counted apart: {r:?}"
+    );
+    check!(
+        r.silent() == 1 && r.coverage().is_some_and(|c| (c - 2.0 / 3.0).abs() < 1e-9),
+        "silent and coverage: {r:?}"
+    );
+    let r = ral("2017-05-04").await?;
+    check!(
+        ms17(&r.rules) == 2
+            && ms17(&r.unknown) == 0
+            && r.silent() == 0
+            && r.coverage() == Some(1.0),
+        "after the report: {r:?}"
+    );
+    let points = tryc!(
+        store
+            .trend(
+                &Scope::National,
+                &rule("ms17-010-missing"),
+                GroupBy::Establishment,
+                day("2017-05-01"),
+                day("2017-05-04"),
+                Step::Day,
+            )
+            .await
+    );
+    let point = |d: &str| {
+        points
+            .iter()
+            .find(|p| p.group == "RAL" && p.day == day(d))
+            .map(|p| (p.hosts, p.with_rule, p.unknown, p.silent))
+    };
+    check!(
+        point("2017-05-03") == Some((3, 1, 1, 1)) && point("2017-05-04") == Some((3, 2, 0, 0)),
+        "trend counts unknown and silent machines: {points:?}"
+    );
+    // the past keeps its status
+    let status_on = |d: &str| {
+        let d = day(d);
+        async move {
+            let hosts = store
+                .hosts(
+                    &Scope::National,
+                    &HostFilter {
+                        hostname: Some("RAL-1".into()),
+                        at: Some(d),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(
+                hosts
+                    .first()
+                    .and_then(|h| {
+                        h.findings
+                            .iter()
+                            .find(|f| f.rule.as_str() == "ms17-010-missing")
+                    })
+                    .map(|f| f.status),
+            )
+        }
+    };
+    check!(
+        status_on("2017-05-02").await? == Some(FindingStatus::Unknown),
+        "unknown before the report"
+    );
+    check!(
+        status_on("2017-05-05").await? == Some(FindingStatus::Confirmed),
+        "confirmed after"
+    );
+    let r = tryc!(
+        store
+            .remediation(
+                &Scope::National,
+                &rule("ms17-010-missing"),
+                day("2017-05-01"),
+                day("2017-05-31"),
+            )
+            .await
+    );
+    check!(
+        r.closed == 0 && r.still_open == 2,
+        "a change of status is not a remediation: {r:?}"
+    );
+    Ok(())
 }
 
 async fn identity_keys_and_reattribution(store: &dyn Store) -> CaseResult {

@@ -219,9 +219,15 @@ pub async fn me(caller: Caller) -> ApiResult<Json<Me>> {
 
 #[derive(Serialize, Clone)]
 pub struct RuleShare {
+    /// Machines with a confirmed finding.
     pub hosts: u64,
     pub share: f64,
+    /// Machines whose finding needs an analyst's review (not in `hosts`).
     pub needs_review: u64,
+    /// Machines for which the rule cannot be decided (not in `hosts`, and
+    /// never compliant).
+    pub unknown: u64,
+    pub unknown_share: f64,
 }
 
 #[derive(Serialize, Clone)]
@@ -229,6 +235,10 @@ pub struct PostureItem {
     pub group: String,
     pub name: String,
     pub hosts: u64,
+    /// Machines silent at the date (no report for the `silent` rule's days).
+    pub silent: u64,
+    /// Share of the machines with fresh evidence (not silent), 0 to 1.
+    pub coverage: f64,
     pub rules: BTreeMap<String, RuleShare>,
 }
 
@@ -281,16 +291,21 @@ async fn posture_uncached(
                 .iter()
                 .map(|rule| {
                     let n = r.rules.get(&rule.id).copied().unwrap_or(0);
+                    let unknown = r.unknown.get(&rule.id).copied().unwrap_or(0);
                     (
                         rule.id.clone(),
                         RuleShare {
                             hosts: n,
                             share: share(n, r.hosts),
                             needs_review: r.review.get(&rule.id).copied().unwrap_or(0),
+                            unknown,
+                            unknown_share: share(unknown, r.hosts),
                         },
                     )
                 })
                 .collect(),
+            silent: r.silent(),
+            coverage: share(r.hosts.saturating_sub(r.silent()), r.hosts),
             group: r.group,
             name: r.name,
             hosts: r.hosts,
@@ -304,7 +319,7 @@ pub async fn posture(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     let scope = q.scope(&st, &caller).await?;
-    let at = ListQuery::day(q.at.as_deref(), "at")?.unwrap_or_else(today);
+    let at = ListQuery::day(q.at.as_deref(), "at")?.unwrap_or_else(|| st.today());
     let items = posture_items(&st, &scope, group_by(q.by.as_deref())?, at).await?;
     if q.csv()? {
         // one row per group and rule
@@ -312,8 +327,9 @@ pub async fn posture(
             .iter()
             .flat_map(|i| {
                 i.rules.iter().map(move |(rule, s)| {
-                    serde_json::json!({"group": i.group, "name": i.name, "hosts": i.hosts, "rule": rule,
-                        "with_rule": s.hosts, "share": s.share, "needs_review": s.needs_review})
+                    serde_json::json!({"group": i.group, "name": i.name, "hosts": i.hosts,
+                        "coverage": i.coverage, "rule": rule, "with_rule": s.hosts, "share": s.share,
+                        "needs_review": s.needs_review, "unknown": s.unknown})
                 })
             })
             .collect();
@@ -330,6 +346,10 @@ pub struct TrendItem {
     pub with_rule: u64,
     pub share: f64,
     pub needs_review: u64,
+    pub unknown: u64,
+    pub silent: u64,
+    /// Share of the machines with fresh evidence (not silent), 0 to 1.
+    pub coverage: f64,
 }
 
 pub async fn trend_items(
@@ -369,6 +389,9 @@ async fn trend_uncached(
         .into_iter()
         .map(|p| TrendItem {
             share: share(p.with_rule, p.hosts),
+            coverage: share(p.hosts.saturating_sub(p.silent), p.hosts),
+            unknown: p.unknown,
+            silent: p.silent,
             day: p.day,
             group: p.group,
             hosts: p.hosts,
@@ -392,7 +415,7 @@ pub async fn trend(
         return Err(ApiError::new(ErrorCode::NotFound, "unknown rule"));
     }
     let rule = RuleId::new(rule_s).map_err(|_| ApiError::bad_request("bad rule id"))?;
-    let to = ListQuery::day(q.to.as_deref(), "to")?.unwrap_or_else(today);
+    let to = ListQuery::day(q.to.as_deref(), "to")?.unwrap_or_else(|| st.today());
     let from = ListQuery::day(q.from.as_deref(), "from")?.unwrap_or_else(|| to.add_days(-90));
     if from > to || to.days_since(from) > 3660 {
         return Err(ApiError::bad_request(
@@ -473,7 +496,7 @@ pub async fn region(
         &st,
         &Scope::Region(code.clone()),
         GroupBy::Establishment,
-        today(),
+        st.today(),
     )
     .await?;
     Ok(Json(RegionDetail {
@@ -536,7 +559,7 @@ pub async fn establishment(
     let e = visible_establishment(st.store.as_ref(), &scope, &code).await?;
     let code = e.code.clone();
     let own = Scope::Establishment(code.clone());
-    let posture = posture_items(&st, &own, GroupBy::Establishment, today())
+    let posture = posture_items(&st, &own, GroupBy::Establishment, st.today())
         .await?
         .into_iter()
         .next();

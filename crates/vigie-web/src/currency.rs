@@ -18,6 +18,8 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 async fn due_in(st: &AppState, every: Duration) -> Duration {
     match st.store.last_assessment().await {
         Ok(None) => Duration::ZERO,
+        // figures shown as of a past day: brought up to it once
+        Ok(Some(last)) if st.cfg.as_of.is_some() && last >= st.assess_until() => LONGEST_SLEEP,
         Ok(Some(last)) => {
             let age = jiff::Timestamp::now().duration_since(last);
             let age = Duration::try_from(age).unwrap_or(Duration::ZERO);
@@ -41,10 +43,7 @@ pub async fn keep_assessed(st: AppState, every: Duration) {
         }
         let started = std::time::Instant::now();
         let result = match (st.pipeline)().await {
-            Ok(mut p) => p
-                .assess(jiff::Timestamp::now())
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(mut p) => p.assess(st.assess_until()).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match result {

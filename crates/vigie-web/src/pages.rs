@@ -75,6 +75,14 @@ pub(crate) async fn generated(st: &AppState) -> String {
     let now = jiff::Timestamp::now();
     let figures = figures_time(st, now).await;
     let today = vigie_core::Day::of_timestamp(now);
+    // figures shown for a past day (a demo, an archive) say so first, and
+    // every page shows it as a banner
+    let figures = match st.cfg.as_of.filter(|d| *d < today) {
+        Some(d) => format!(
+            "Data as of {d}: the figures are those of {d}, not of today ({today}) · {figures}"
+        ),
+        None => figures,
+    };
     let mut stale: Vec<String> = st
         .kb
         .iter()
@@ -290,9 +298,28 @@ fn critical_share(p: &PostureItem) -> f64 {
     s("os-eol").max(s("ms17-010-missing"))
 }
 
+/// Share of machines whose critical findings cannot be decided.
+fn critical_unknown(p: &PostureItem) -> f64 {
+    let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.unknown_share);
+    s("os-eol").max(s("ms17-010-missing"))
+}
+
+/// "87 %" of machines with fresh evidence, with the silent ones.
+fn coverage_cell(p: &PostureItem) -> String {
+    if p.hosts == 0 {
+        return "–".into();
+    }
+    format!(
+        "{} <span class=\"muted\">({} silent)</span>",
+        pct(p.hosts.saturating_sub(p.silent), p.hosts),
+        p.silent
+    )
+}
+
 fn posture_table(rows: &[PostureItem], link: impl Fn(&PostureItem) -> Option<String>) -> String {
     let mut h = String::from(
-        "<table class=\"data\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Risk</th><th scope=\"col\" class=\"num\">Machines</th>",
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Risk</th><th scope=\"col\" class=\"num\">Machines</th>\
+         <th scope=\"col\" class=\"num\" title=\"Share of machines with fresh evidence (not silent)\">Coverage</th>",
     );
     for (_, label) in HEADLINE {
         h.push_str(&format!(
@@ -317,16 +344,36 @@ fn posture_table(rows: &[PostureItem], link: impl Fn(&PostureItem) -> Option<Str
             ),
         };
         let rk = risk(r);
+        let level = crate::tiles::level(critical_share(r), critical_unknown(r));
+        let shown = if level == "unknown" {
+            format!(
+                "<span class=\"risk\" data-level=\"unknown\" title=\"{:.0} % of machines cannot be assessed\">?</span>",
+                critical_unknown(r) * 100.0
+            )
+        } else {
+            format!(
+                "<span class=\"risk\" data-level=\"{level}\">{:.0}</span>",
+                rk * 100.0
+            )
+        };
         h.push_str(&format!(
-            "<tr><th scope=\"row\">{cell}</th><td><span class=\"risk\" data-level=\"{}\">{:.0}</span></td><td class=\"num\">{}</td>",
-            crate::tiles::risk_level(critical_share(r)),
-            rk * 100.0,
-            r.hosts
+            "<tr><th scope=\"row\">{cell}</th><td>{shown}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+            r.hosts,
+            coverage_cell(r)
         ));
         for (id, _) in HEADLINE {
-            let n = r.rules.get(*id).map_or(0, |x| x.hosts);
+            let (n, unknown) = r.rules.get(*id).map_or((0, 0), |x| (x.hosts, x.unknown));
+            let unknown = if unknown > 0 {
+                format!(
+                    "<br><span class=\"unknown\">+{} unknown ({})</span>",
+                    unknown,
+                    pct(unknown, r.hosts)
+                )
+            } else {
+                String::new()
+            };
             h.push_str(&format!(
-                "<td class=\"num\">{} <span class=\"muted\">({})</span></td>",
+                "<td class=\"num\">{} <span class=\"muted\">({})</span>{unknown}</td>",
                 pct(n, r.hosts),
                 n
             ));
@@ -334,7 +381,7 @@ fn posture_table(rows: &[PostureItem], link: impl Fn(&PostureItem) -> Option<Str
         h.push_str("</tr>");
     }
     if rows.is_empty() {
-        h.push_str("<tr><td colspan=\"7\">No machines recorded yet.</td></tr>");
+        h.push_str("<tr><td colspan=\"8\">No machines recorded yet.</td></tr>");
     }
     h.push_str("</tbody></table>");
     h
@@ -347,7 +394,7 @@ async fn trend_chart(
     title: &str,
     days: i32,
 ) -> ApiResult<(String, Vec<(String, Vec<(i64, f64)>)>)> {
-    let to = today();
+    let to = st.today();
     let from = to.add_days(-days);
     let mut series = Vec::new();
     for (id, label) in HEADLINE {
@@ -471,17 +518,17 @@ pub async fn overview(
             "Establishments".to_string(),
         ),
     };
-    let at = today();
+    let at = st.today();
     let total = posture_items(&st, &scope, GroupBy::Sector, at).await?;
     let total = total.into_iter().next();
     let (trend, series) = trend_chart(&st, &scope, "Findings over the last 90 days", 90).await?;
     let hosts = total.as_ref().map_or(0, |t| t.hosts);
     let mut cards = Vec::new();
     for (i, (id, label)) in HEADLINE.iter().enumerate() {
-        let n = total
+        let (n, unknown) = total
             .as_ref()
             .and_then(|t| t.rules.get(*id))
-            .map_or(0, |r| r.hosts);
+            .map_or((0, 0), |r| (r.hosts, r.unknown));
         let pts = series.get(i).map(|s| s.1.clone()).unwrap_or_default();
         let delta = match (pts.first(), pts.last()) {
             (Some(a), Some(b)) if pts.len() > 1 => {
@@ -501,13 +548,39 @@ pub async fn overview(
         } else {
             n as f64 / hosts as f64
         };
+        let unknown_share = if hosts == 0 {
+            0.0
+        } else {
+            unknown as f64 / hosts as f64
+        };
         cards.push(Card {
             label: label.to_string(),
             value: pct(n, hosts),
-            detail: format!("{n} of {hosts} machines"),
+            detail: if unknown > 0 {
+                format!(
+                    "{n} of {hosts} machines; {unknown} more unknown ({})",
+                    pct(unknown, hosts)
+                )
+            } else {
+                format!("{n} of {hosts} machines")
+            },
             spark: sparkline(&pts, &format!("{label}, last 90 days")),
             delta,
-            tone: crate::tiles::risk_level(share),
+            tone: crate::tiles::level(share, unknown_share),
+        });
+    }
+    if let Some(t) = total.as_ref().filter(|t| t.hosts > 0) {
+        let covered = t.hosts.saturating_sub(t.silent);
+        cards.push(Card {
+            label: "Coverage (fresh evidence)".into(),
+            value: pct(covered, t.hosts),
+            detail: format!(
+                "{covered} of {} machines reported recently; {} silent",
+                t.hosts, t.silent
+            ),
+            spark: String::new(),
+            delta: "silent: no inventory for the silent rule's days (30 by default)".into(),
+            tone: crate::tiles::risk_level(1.0 - t.coverage),
         });
     }
     let rows = posture_items(&st, &scope, by, at).await?;
@@ -528,7 +601,12 @@ pub async fn overview(
                     &name,
                     &r.group,
                     critical_share(r),
-                    &format!("{} machines", r.hosts),
+                    critical_unknown(r),
+                    &format!(
+                        "{} machines, coverage {}",
+                        r.hosts,
+                        pct(r.hosts.saturating_sub(r.silent), r.hosts)
+                    ),
                 ),
             }
         })
@@ -572,7 +650,7 @@ pub async fn region(
     let region = visible_region(st.store.as_ref(), &scope, &code).await?;
     let code = region.code.clone();
     let rs = Scope::Region(code.clone());
-    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
+    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, st.today()).await?;
     rank_by_risk(&mut rows);
     let (trend, _) = trend_chart(
         &st,
@@ -645,7 +723,7 @@ pub async fn establishment(
     let es = Scope::Establishment(code.clone());
     let (trend, _) =
         trend_chart(&st, &es, &format!("{}: findings over 90 days", e.name), 90).await?;
-    let posture = posture_items(&st, &es, GroupBy::Establishment, today()).await?;
+    let posture = posture_items(&st, &es, GroupBy::Establishment, st.today()).await?;
     let machines = st.store.count_hosts(&es, &HostFilter::default()).await?;
     // worst machines, ranked by the store: most critical, then high
     // findings (only those with the rule chosen in the filter, if any)
@@ -669,12 +747,16 @@ pub async fn establishment(
         let findings: Vec<String> = h
             .findings
             .iter()
-            .map(|f| {
-                format!(
+            .map(|f| match f.status {
+                vigie_core::FindingStatus::Unknown => format!(
+                    "<span class=\"sev unknown\" title=\"cannot be decided from the evidence\">{} (unknown)</span>",
+                    esc(f.rule.as_str())
+                ),
+                _ => format!(
                     "<span class=\"sev {}\">{}</span>",
                     esc(&format!("{:?}", f.severity).to_lowercase()),
                     esc(f.rule.as_str())
-                )
+                ),
             })
             .collect();
         t.push_str(&format!(
@@ -1094,7 +1176,7 @@ pub async fn audit(
 
 /// Headline figures and remediation of a perimeter, as a table for a report.
 async fn report_summary(st: &AppState, scope: &Scope) -> ApiResult<(String, u64)> {
-    let at = today();
+    let at = st.today();
     let now = posture_items(st, scope, GroupBy::Sector, at)
         .await?
         .into_iter()
@@ -1192,7 +1274,7 @@ pub async fn report_establishment(
             e.name,
             e.code,
             e.region,
-            today()
+            st.today()
         ),
         vec![
             Section::new("Key figures", summary),
@@ -1220,7 +1302,7 @@ pub async fn report_region(
         90,
     )
     .await?;
-    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, today()).await?;
+    let mut rows = posture_items(&st, &rs, GroupBy::Establishment, st.today()).await?;
     rank_by_risk(&mut rows);
     rows.truncate(15);
     crate::audit(
@@ -1246,7 +1328,7 @@ pub async fn report_region(
         format!(
             "Region {} · {hosts} machines · report of {} · measured from inventories, not declared. Print this page (Ctrl+P) for the board.",
             code,
-            today()
+            st.today()
         ),
         vec![
             Section::new("Key figures", summary),

@@ -45,6 +45,11 @@ pub struct WebConfig {
     pub ingest_body_timeout: Duration,
     /// Uploads received and held in memory at once; more wait for a place.
     pub ingest_concurrency: usize,
+    /// Show the fleet's figures as of this day instead of today (a demo or
+    /// an archive whose evidence ends on that day): the pages default to
+    /// it and say so plainly, and the server brings machines up to that
+    /// day only. `None`: today.
+    pub as_of: Option<vigie_core::Day>,
 }
 
 impl Default for WebConfig {
@@ -59,6 +64,7 @@ impl Default for WebConfig {
             cache_ttl: Duration::from_secs(60),
             ingest_body_timeout: Duration::from_secs(120),
             ingest_concurrency: 8,
+            as_of: None,
         }
     }
 }
@@ -84,6 +90,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The day the figures are shown for: today, or the configured
+    /// `as_of` day (see [`WebConfig::as_of`]).
+    pub fn today(&self) -> vigie_core::Day {
+        self.cfg
+            .as_of
+            .unwrap_or_else(|| vigie_core::Day::of_timestamp(jiff::Timestamp::now()))
+    }
+
+    /// The time every machine is brought up to: now, or the end of the
+    /// `as_of` day when that is earlier.
+    pub fn assess_until(&self) -> jiff::Timestamp {
+        let now = jiff::Timestamp::now();
+        match self.cfg.as_of {
+            Some(d) => jiff::Timestamp::from_second(d.end_second()).map_or(now, |end| end.min(now)),
+            None => now,
+        }
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         pipeline: PipelineFactory,

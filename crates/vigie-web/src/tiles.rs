@@ -18,12 +18,34 @@ pub fn risk_level(share: f64) -> &'static str {
     }
 }
 
-pub fn risk_tile(name: &str, code: &str, share: f64, detail: &str) -> String {
-    let fill = charts::risk_color(share);
-    let ink = charts::risk_text_color(share);
+/// The level of a group: its share of machines with a confirmed critical
+/// finding, unless a large share of its machines cannot be assessed
+/// (`unknown`), which is never shown as low risk.
+pub fn level(confirmed: f64, unknown: f64) -> &'static str {
+    match risk_level(confirmed) {
+        "low" | "moderate" if unknown.is_finite() && unknown >= UNKNOWN_LEVEL => "unknown",
+        l => l,
+    }
+}
+
+/// Share of machines whose critical findings cannot be decided from which
+/// a group is shown as "unknown" rather than low or moderate.
+pub const UNKNOWN_LEVEL: f64 = 0.20;
+
+/// Fill of a tile whose figures are mostly unknown.
+const UNKNOWN_FILL: &str = "#7b8794";
+
+pub fn risk_tile(name: &str, code: &str, share: f64, unknown: f64, detail: &str) -> String {
+    let unknown_level = level(share, unknown) == "unknown";
+    let (fill, ink) = if unknown_level {
+        (UNKNOWN_FILL, "#ffffff")
+    } else {
+        (charts::risk_color(share), charts::risk_text_color(share))
+    };
     let title = format!(
-        "{name} ({code}): {:.1} % of machines with a critical finding, {detail}",
-        share * 100.0
+        "{name} ({code}): {:.1} % of machines with a critical finding, {:.1} % unknown, {detail}",
+        share * 100.0,
+        unknown * 100.0
     );
     let name_s = charts::truncate_to_width(name, 176.0, 15.0);
     format!(

@@ -147,3 +147,59 @@ async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
         db.cleanup().await.unwrap();
     }
 }
+
+/// A server showing figures as of a past day (the demo's last day) says so
+/// on every page, shows that day's figures, and brings machines up to the
+/// end of that day only, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_as_of_a_past_day_say_so_and_stop_there() {
+    let db = TestDb::sqlite().unwrap();
+    let (store, st, token) = world(&db).await;
+    let as_of = vigie_core::Day::parse("2026-08-31").unwrap();
+    let cfg = WebConfig {
+        as_of: Some(as_of),
+        ..(*st.cfg).clone()
+    };
+    let st = vigie_web::AppState::new(
+        st.store.clone(),
+        st.pipeline.clone(),
+        st.rules.as_ref().clone(),
+        st.kb.as_ref().clone(),
+        cfg,
+    );
+    assert_eq!(st.today(), as_of);
+    let base = serve(st.clone()).await;
+    let f = footer(&base, &token).await;
+    assert!(f.contains("Data as of 2026-08-31"), "{f}");
+    let html = reqwest::Client::new()
+        .get(format!("{base}/"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("class=\"asof-banner\"") && html.contains("not of today"),
+        "{html}"
+    );
+    let task = tokio::spawn(vigie_web::currency::keep_assessed(
+        st.clone(),
+        Duration::from_secs(24 * 3600),
+    ));
+    let mut last = None;
+    for _ in 0..120 {
+        last = store.last_assessment().await.unwrap();
+        if last.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // not assessed again: still that day's end a moment later
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    task.abort();
+    let end = jiff::Timestamp::from_second(as_of.end_second()).unwrap();
+    assert_eq!(last, Some(end));
+    assert_eq!(store.last_assessment().await.unwrap(), Some(end));
+}

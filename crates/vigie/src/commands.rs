@@ -486,12 +486,10 @@ pub async fn hosts(ctx: &Ctx, a: HostsArgs) -> Result<ExitCode> {
                 .join(","),
             h.findings
                 .iter()
-                .map(|f| {
-                    if f.status == vigie_core::FindingStatus::NeedsReview {
-                        format!("{} (review)", f.rule)
-                    } else {
-                        f.rule.to_string()
-                    }
+                .map(|f| match f.status {
+                    vigie_core::FindingStatus::NeedsReview => format!("{} (review)", f.rule),
+                    vigie_core::FindingStatus::Unknown => format!("{} (unknown)", f.rule),
+                    vigie_core::FindingStatus::Confirmed => f.rule.to_string(),
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -514,6 +512,10 @@ struct RuleShare {
     share: f64,
     /// Machines whose finding needs an analyst's review (not in `hosts`).
     needs_review: u64,
+    /// Machines for which the rule cannot be decided (not in `hosts`, and
+    /// not compliant either).
+    unknown: u64,
+    unknown_share: f64,
 }
 
 #[derive(Serialize)]
@@ -521,6 +523,10 @@ struct PostureJson {
     group: String,
     name: String,
     hosts: u64,
+    /// Machines silent at the date (no report for the `silent` rule's days).
+    silent: u64,
+    /// Share of the machines with fresh evidence (not silent).
+    coverage: f64,
     rules: BTreeMap<String, RuleShare>,
 }
 
@@ -542,38 +548,70 @@ pub async fn posture(ctx: &Ctx, a: PostureArgs) -> Result<ExitCode> {
             group: r.group.clone(),
             name: r.name.clone(),
             hosts: r.hosts,
+            silent: r.silent(),
+            coverage: r.coverage().unwrap_or(0.0),
             rules: rule_ids
                 .iter()
                 .map(|id| {
                     let n = r.rules.get(id).copied().unwrap_or(0);
                     let review = r.review.get(id).copied().unwrap_or(0);
+                    let unknown = r.unknown.get(id).copied().unwrap_or(0);
                     (
                         id.clone(),
                         RuleShare {
                             hosts: n,
                             share: share(n, r.hosts),
                             needs_review: review,
+                            unknown,
+                            unknown_share: share(unknown, r.hosts),
                         },
                     )
                 })
                 .collect(),
         })
         .collect();
-    let mut headers = vec!["group".to_string(), "name".to_string(), "hosts".to_string()];
-    headers.extend(rule_ids.iter().cloned());
+    let csv = ctx.format == crate::output::OutputFormat::Csv;
+    let mut headers = vec![
+        "group".to_string(),
+        "name".to_string(),
+        "hosts".to_string(),
+        "coverage".to_string(),
+    ];
+    for id in &rule_ids {
+        headers.push(id.clone());
+        if csv {
+            headers.push(format!("{id} review"));
+            headers.push(format!("{id} unknown"));
+        }
+    }
     let mut t = Table::new(headers);
     for r in &rows {
-        let mut cells = vec![r.group.clone(), r.name.clone(), r.hosts.to_string()];
+        let mut cells = vec![
+            r.group.clone(),
+            r.name.clone(),
+            r.hosts.to_string(),
+            if csv {
+                format!("{:.4}", r.coverage().unwrap_or(0.0))
+            } else {
+                pct(r.hosts.saturating_sub(r.silent()), r.hosts)
+            },
+        ];
         for id in &rule_ids {
             let n = r.rules.get(id).copied().unwrap_or(0);
             let review = r.review.get(id).copied().unwrap_or(0);
-            cells.push(if ctx.format == crate::output::OutputFormat::Csv {
-                n.to_string()
-            } else if review > 0 {
-                format!("{n} ({}) +{review} to review", pct(n, r.hosts))
-            } else {
-                format!("{n} ({})", pct(n, r.hosts))
-            });
+            let unknown = r.unknown.get(id).copied().unwrap_or(0);
+            if csv {
+                cells.extend([n.to_string(), review.to_string(), unknown.to_string()]);
+                continue;
+            }
+            let mut cell = format!("{n} ({})", pct(n, r.hosts));
+            if review > 0 {
+                cell.push_str(&format!(" +{review} to review"));
+            }
+            if unknown > 0 {
+                cell.push_str(&format!(" +{unknown} unknown ({})", pct(unknown, r.hosts)));
+            }
+            cells.push(cell);
         }
         t.row(cells);
     }
@@ -592,6 +630,10 @@ struct TrendJson {
     with_rule: u64,
     share: f64,
     needs_review: u64,
+    unknown: u64,
+    silent: u64,
+    /// Share of the machines with fresh evidence (not silent).
+    coverage: f64,
 }
 
 pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
@@ -618,9 +660,21 @@ pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
             with_rule: p.with_rule,
             share: share(p.with_rule, p.hosts),
             needs_review: p.needs_review,
+            unknown: p.unknown,
+            silent: p.silent,
+            coverage: p.coverage().unwrap_or(0.0),
         })
         .collect();
-    let mut t = Table::new(["day", "group", "hosts", rule.as_str(), "share", "to review"]);
+    let mut t = Table::new([
+        "day",
+        "group",
+        "hosts",
+        rule.as_str(),
+        "share",
+        "to review",
+        "unknown",
+        "coverage",
+    ]);
     for p in &points {
         t.row([
             p.day.to_string(),
@@ -629,6 +683,8 @@ pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
             p.with_rule.to_string(),
             pct(p.with_rule, p.hosts),
             p.needs_review.to_string(),
+            p.unknown.to_string(),
+            pct(p.hosts.saturating_sub(p.silent), p.hosts),
         ]);
     }
     emit(ctx.format, &json, &t)?;
@@ -663,6 +719,9 @@ struct RuleJson {
     rationale: String,
     remediation: String,
     references: Vec<String>,
+    /// "report" (a finding with status unknown when the inputs are
+    /// missing) or "ignore".
+    unknown: &'static str,
     origin: String,
     line: usize,
 }
@@ -679,16 +738,18 @@ pub fn rules_list(ctx: &Ctx) -> Result<ExitCode> {
             rationale: r.rationale.clone(),
             remediation: r.remediation.clone(),
             references: r.references.clone(),
+            unknown: r.unknown.as_str(),
             origin: r.origin.clone(),
             line: r.line,
         })
         .collect();
-    let mut t = Table::new(["id", "severity", "title", "origin"]);
+    let mut t = Table::new(["id", "severity", "title", "when unknown", "origin"]);
     for r in set.rules() {
         t.row([
             r.id.to_string(),
             r.severity.to_string(),
             r.title.clone(),
+            r.unknown.as_str().to_string(),
             format!("{}:{}", r.origin, r.line),
         ]);
     }

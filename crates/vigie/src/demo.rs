@@ -285,16 +285,24 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
             .and_then(|p| p.review.get(&id))
             .copied()
             .unwrap_or(0);
+        let u1 = last
+            .first()
+            .and_then(|p| p.unknown.get(&id))
+            .copied()
+            .unwrap_or(0);
         first_day.push((id.clone(), n0));
         last_day.push((id.clone(), n1));
+        let mut now = format!("{n1} ({})", pct(n1, h1));
+        if r1 > 0 {
+            now.push_str(&format!(" +{r1} to review"));
+        }
+        if u1 > 0 {
+            now.push_str(&format!(" +{u1} unknown"));
+        }
         t.row([
             id,
             format!("{n0} ({})", pct(n0, h0)),
-            if r1 > 0 {
-                format!("{n1} ({}) +{r1} to review", pct(n1, h1))
-            } else {
-                format!("{n1} ({})", pct(n1, h1))
-            },
+            now,
             format!("{:+}", n1 as i64 - n0 as i64),
         ]);
     }
@@ -405,5 +413,9 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         rules_dir: ctx.rules_dir.clone(),
         quiet: ctx.quiet,
     };
-    crate::serve::run(&serve_ctx, crate::serve::ServeArgs::loopback(a.listen)).await
+    // the demo's evidence ends on its last day: the dashboard shows that
+    // day, and says so when it is not today
+    let mut serve = crate::serve::ServeArgs::loopback(a.listen);
+    serve.as_of = Some(end.to_string());
+    crate::serve::run(&serve_ctx, serve).await
 }

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// With --watch: the connectivity canary URL.
     #[arg(long)]
     pub watch_canary: Option<String>,
+    /// Show the figures as of this day (YYYY-MM-DD) instead of today, for
+    /// evidence that ends on that day (a demo, an archive): every page
+    /// says "Data as of …", and machines are brought up to that day only.
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 impl ServeArgs {
@@ -77,6 +82,7 @@ impl ServeArgs {
             watch_notify: None,
             watch_metrics: None,
             watch_canary: None,
+            as_of: None,
         }
     }
 }
@@ -93,6 +99,12 @@ pub async fn build_state(ctx: &Ctx, a: &ServeArgs) -> Result<vigie_web::AppState
         cache_ttl: Duration::from_secs(a.cache_seconds),
         ingest_body_timeout: Duration::from_secs(a.ingest_body_seconds.max(1)),
         ingest_concurrency: a.ingest_concurrency.max(1),
+        as_of: a
+            .as_of
+            .as_deref()
+            .map(vigie_core::Day::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--as-of: {e}"))?,
         ..WebConfig::default()
     };
     Ok(vigie_web::setup::app_state(store, rules, kb, cfg))

@@ -289,9 +289,22 @@ fn rules_list_and_check() {
             "ms17-010-missing",
             "smbv1-enabled",
             "patch-age",
-            "kev-software"
+            "kev-software",
+            "silent"
         ]
     );
+    // what each rule does when it cannot decide
+    let policy = |id: &str| {
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["unknown"].as_str().unwrap_or("").to_string())
+            .unwrap()
+    };
+    assert_eq!(policy("ms17-010-missing"), "report");
+    assert_eq!(policy("smbv1-enabled"), "ignore");
     let bad = t.write("bad.toml", "[[rule]]\nid = \"x\"\ntitle = \"t\"\nseverity = \"urgent\"\nrationale = \"r\"\nremediation = \"m\"\nwhen = { stale_days = 3 }\n");
     let out = t
         .vigie()
@@ -325,7 +338,8 @@ fn rules_list_and_check() {
         .output()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 7);
+    // the defaults and the site's rule
+    assert_eq!(v.as_array().unwrap().len(), ids.len() + 1);
 }
 
 /// Serves one file over HTTP on 127.0.0.1 for a bounded number of requests.
