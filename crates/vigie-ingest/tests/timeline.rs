@@ -7,20 +7,12 @@
 //! between two trigger dates.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use vigie_core::Day;
-use vigie_ingest::{IngestOptions, Pipeline};
+use vigie_ingest::IngestOptions;
 use vigie_store::testdb::TestDb;
 use vigie_store::{GroupBy, HostFilter, Scope, Store};
 
 mod common;
-
-async fn seeded(db: &TestDb) -> (Arc<dyn Store>, Pipeline) {
-    let store: Arc<dyn Store> = Arc::new(db.open().await.unwrap());
-    common::seed_org(store.as_ref()).await;
-    let p = common::pipeline_for(&store).await;
-    (store, p)
-}
 
 const HEADER: &str =
     "Computer Name,Serial Number,Operating System,OS Version,Installed KBs,Last Hardware Scan\n";
@@ -137,7 +129,7 @@ async fn once_daily_and_late_imports_give_the_same_history() {
         };
         // once: each file the day it arrives, one assessment at the end
         let once_db = fresh().await;
-        let (once, mut p) = seeded(&once_db).await;
+        let (once, mut p) = common::seeded(&once_db).await;
         p.ingest_file(&jan, &opts("2024-01-02T09:00:00Z"))
             .await
             .unwrap();
@@ -149,7 +141,7 @@ async fn once_daily_and_late_imports_give_the_same_history() {
 
         // daily: the same files, an assessment every day in between
         let daily_db = fresh().await;
-        let (daily, mut p) = seeded(&daily_db).await;
+        let (daily, mut p) = common::seeded(&daily_db).await;
         p.ingest_file(&jan, &opts("2024-01-02T09:00:00Z"))
             .await
             .unwrap();
@@ -169,7 +161,7 @@ async fn once_daily_and_late_imports_give_the_same_history() {
 
         // late: both files imported at the end of the year, no assessment
         let late_db = fresh().await;
-        let (late, mut p) = seeded(&late_db).await;
+        let (late, mut p) = common::seeded(&late_db).await;
         p.ingest_file(&jan, &opts("2024-12-31T12:00:00Z"))
             .await
             .unwrap();

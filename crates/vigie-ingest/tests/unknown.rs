@@ -8,20 +8,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use vigie_core::{Day, FindingStatus, RuleId};
-use vigie_ingest::{IngestOptions, Pipeline};
+use vigie_ingest::IngestOptions;
 use vigie_store::testdb::TestDb;
 use vigie_store::{FindingView, GroupBy, HostFilter, Scope, Store};
 
 mod common;
-
-async fn seeded(db: &TestDb) -> (Arc<dyn Store>, Pipeline) {
-    let store: Arc<dyn Store> = Arc::new(db.open().await.unwrap());
-    common::seed_org(store.as_ref()).await;
-    let p = common::pipeline_for(&store).await;
-    (store, p)
-}
 
 /// One osquery snapshot of a Windows 7 SP1 machine at `unix`, with the
 /// patches query's result when `patches` is `Some` (possibly empty).
@@ -120,7 +112,7 @@ async fn no_update_inventory_is_unknown_and_an_empty_one_is_evidence() {
     );
     for db in TestDb::both("unknown findings").await.unwrap() {
         let backend = db.backend;
-        let (store, mut p) = seeded(&db).await;
+        let (store, mut p) = common::seeded(&db).await;
         p.ingest_file(&jan_none, &opts("2024-01-31T12:00:00Z"))
             .await
             .unwrap();

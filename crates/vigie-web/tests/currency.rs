@@ -203,3 +203,131 @@ async fn figures_as_of_a_past_day_say_so_and_stop_there() {
     assert_eq!(last, Some(end));
     assert_eq!(store.last_assessment().await.unwrap(), Some(end));
 }
+
+// What vigie cannot decide is shown as unknown, never as compliant, in the
+// API and on the pages: an osquery Windows Server 2016 machine (supported
+// until January 2027) reporting neither its update revision nor any update
+// is counted in `unknown` for MS17-010 (not in the confirmed share, not as
+// fixed), next to the coverage of its establishment, and its region is not
+// shown as low risk.
+
+/// An osquery report of a Windows Server 2016 machine an hour ago: OS
+/// (without the update revision), identity and software, but no patches
+/// query at all.
+fn report(dir: &std::path::Path) -> std::path::PathBuf {
+    let unix = jiff::Timestamp::now().as_second() - 3600;
+    let line = |snapshot: &str, query: &str| {
+        format!(
+            "{{\"snapshot\":{snapshot},\"action\":\"snapshot\",\"name\":\"{query}\",\"hostIdentifier\":\"est1-pc7\",\
+             \"unixTime\":{unix},\"decorations\":{{\"host_uuid\":\"uuid-pc7\"}}}}\n"
+        )
+    };
+    let text = [
+        line(
+            "[{\"name\":\"Microsoft Windows Server 2016 Standard\",\"version\":\"10.0.14393\",\"build\":\"14393\",\"platform\":\"windows\"}]",
+            "pack_vigie_os",
+        ),
+        line(
+            "[{\"hostname\":\"est1-pc7\",\"computer_name\":\"est1-pc7\",\"uuid\":\"uuid-pc7\"}]",
+            "pack_vigie_system",
+        ),
+        line(
+            "[{\"name\":\"7-Zip 19.00 (x64)\",\"version\":\"19.00\"}]",
+            "pack_vigie_programs",
+        ),
+    ]
+    .concat();
+    let p = dir.join("pc7.log");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+async fn get(base: &str, token: &str, path: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_is_counted_apart_in_the_api_and_on_the_pages() {
+    let files = tempfile::tempdir().unwrap();
+    let file = report(files.path());
+    for db in TestDb::both("unknown in the api and pages").await.unwrap() {
+        let backend = db.backend;
+        let (_store, st, token) = world(&db).await;
+        let mut p = (st.pipeline)().await.unwrap();
+        p.ingest_file(&file, &vigie_ingest::IngestOptions::default())
+            .await
+            .unwrap();
+        let base = serve(st.clone()).await;
+
+        let posture: serde_json::Value =
+            serde_json::from_str(&get(&base, &token, "/api/v1/posture?by=establishment").await)
+                .unwrap();
+        let est = posture["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["group"] == "EST1")
+            .unwrap_or_else(|| panic!("{backend}: {posture}"));
+        let ms17 = &est["rules"]["ms17-010-missing"];
+        assert_eq!(ms17["hosts"], 0, "{backend}: never confirmed: {est}");
+        assert_eq!(ms17["unknown"], 1, "{backend}: counted apart: {est}");
+        assert_eq!(ms17["unknown_share"], 1.0, "{backend}: {est}");
+        assert_eq!(
+            est["coverage"], 1.0,
+            "{backend}: reported an hour ago: {est}"
+        );
+        assert_eq!(est["silent"], 0, "{backend}: {est}");
+
+        let trend: serde_json::Value =
+            serde_json::from_str(&get(&base, &token, "/api/v1/trend?rule=ms17-010-missing").await)
+                .unwrap();
+        let last = trend["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["unknown"], 1, "{backend}: {trend}");
+        assert_eq!(last["with_rule"], 0, "{backend}: {trend}");
+        assert_eq!(last["coverage"], 1.0, "{backend}: {trend}");
+
+        let csv = get(&base, &token, "/api/v1/posture?by=establishment&format=csv").await;
+        assert!(
+            csv.lines().next().unwrap_or("").contains("unknown"),
+            "{backend}: {csv}"
+        );
+
+        // the overview's MS17-010 card says how many are unknown, the
+        // establishment is not shown as low risk, and its worst machines
+        // carry the status
+        let overview = get(&base, &token, "/").await;
+        assert!(
+            overview.contains("0 of 1 machines; 1 more unknown (100.0 %)"),
+            "{backend}: {overview}"
+        );
+        assert!(overview.contains("Coverage (fresh evidence)"), "{backend}");
+        // the region's tile is grey, not green
+        assert!(
+            overview.contains("fill=\"#7b8794\""),
+            "{backend}: {overview}"
+        );
+        let region = get(&base, &token, "/regions/REG1").await;
+        assert!(region.contains(">Coverage</th>"), "{backend}");
+        assert!(
+            region.contains("+1 unknown (100.0 %)"),
+            "{backend}: {region}"
+        );
+        assert!(
+            region.contains("data-level=\"unknown\""),
+            "{backend}: an establishment at 0 % confirmed and 100 % unknown is not green"
+        );
+        let est_page = get(&base, &token, "/establishments/EST1").await;
+        assert!(
+            est_page.contains("ms17-010-missing (unknown)"),
+            "{backend}: {est_page}"
+        );
+        db.cleanup().await.unwrap();
+    }
+}

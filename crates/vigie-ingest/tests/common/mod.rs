@@ -31,6 +31,14 @@ pub async fn seed_org(store: &dyn Store) {
         .unwrap();
 }
 
+/// A store on `db` with the directory seeded, and its pipeline.
+pub async fn seeded(db: &vigie_store::testdb::TestDb) -> (Arc<dyn Store>, Pipeline) {
+    let store: Arc<dyn Store> = Arc::new(db.open().await.unwrap());
+    seed_org(store.as_ref()).await;
+    let p = pipeline_for(&store).await;
+    (store, p)
+}
+
 pub async fn pipeline_for(store: &Arc<dyn Store>) -> Pipeline {
     Pipeline::new(
         store.clone(),
