@@ -413,9 +413,25 @@ pub async fn run(ctx: &Ctx, a: DemoArgs) -> Result<ExitCode> {
         rules_dir: ctx.rules_dir.clone(),
         quiet: ctx.quiet,
     };
-    // the demo's evidence ends on its last day: the dashboard shows that
-    // day, and says so when it is not today
-    let mut serve = crate::serve::ServeArgs::loopback(a.listen);
+    crate::serve::run(&serve_ctx, serve_args(a.listen, end)).await
+}
+
+/// The demo's dashboard: its evidence ends on its last day, so the pages
+/// show that day, and say so when it is not today.
+fn serve_args(listen: std::net::SocketAddr, end: Day) -> crate::serve::ServeArgs {
+    let mut serve = crate::serve::ServeArgs::loopback(listen);
     serve.as_of = Some(end.to_string());
-    crate::serve::run(&serve_ctx, serve).await
+    serve
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dashboard_shows_the_demo_s_last_day() {
+        let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+        let end = Day::parse(DEMO_END).unwrap_or_else(|_| Day::from_number(0));
+        assert_eq!(serve_args(listen, end).as_of.as_deref(), Some("2026-08-31"));
+    }
 }
