@@ -251,7 +251,7 @@ pub fn build() -> Value {
                     "at",
                     "query",
                     false,
-                    "day, YYYY-MM-DD (default today)",
+                    "day, YYYY-MM-DD (default today, or the day of the server's --as-of)",
                     day(),
                 ));
             }
@@ -275,7 +275,7 @@ pub fn build() -> Value {
                     "to",
                     "query",
                     false,
-                    "last day (default today)",
+                    "last day (default today, or the day of the server's --as-of)",
                     day(),
                 ));
                 params.push(param(
