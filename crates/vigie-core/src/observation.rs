@@ -242,6 +242,19 @@ pub struct OsFacts {
     pub kernel: Option<String>,
 }
 
+impl OsFacts {
+    /// The family, guessed from the name when the inventory gave none.
+    pub fn family_or_guess(&self) -> OsFamily {
+        match self.family {
+            OsFamily::Other => self
+                .name
+                .as_deref()
+                .map_or(OsFamily::Other, OsFamily::guess),
+            f => f,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Hotfix {
     /// Normalised "KB1234567".

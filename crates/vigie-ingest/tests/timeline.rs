@@ -8,11 +8,12 @@
 
 use std::path::{Path, PathBuf};
 use vigie_core::Day;
-use vigie_ingest::IngestOptions;
 use vigie_store::testdb::TestDb;
 use vigie_store::{GroupBy, HostFilter, Scope, Store};
 
 mod common;
+
+use common::{opts, t};
 
 const HEADER: &str =
     "Computer Name,Serial Number,Operating System,OS Version,Installed KBs,Last Hardware Scan\n";
@@ -42,17 +43,6 @@ fn july(dir: &Path) -> PathBuf {
     let p = dir.join("july.csv");
     std::fs::write(&p, format!("{HEADER}{}\n", rows.join("\n"))).unwrap();
     p
-}
-
-fn t(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap()
-}
-
-fn opts(now: &str) -> IngestOptions {
-    IngestOptions {
-        now: t(now),
-        ..Default::default()
-    }
 }
 
 /// Every machine's open findings (rule and opening time) on every day of

@@ -9,11 +9,12 @@
 
 use std::path::{Path, PathBuf};
 use vigie_core::{Day, FindingStatus, RuleId};
-use vigie_ingest::IngestOptions;
 use vigie_store::testdb::TestDb;
 use vigie_store::{FindingView, GroupBy, HostFilter, Scope, Store};
 
 mod common;
+
+use common::{opts, t};
 
 /// One osquery snapshot of a Windows 7 SP1 machine at `unix`, with the
 /// patches query's result when `patches` is `Some` (possibly empty).
@@ -45,17 +46,6 @@ fn windows7(dir: &Path, name: &str, host: &str, unix: i64, patches: Option<&str>
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn t(s: &str) -> jiff::Timestamp {
-    s.parse().unwrap()
-}
-
-fn opts(now: &str) -> IngestOptions {
-    IngestOptions {
-        now: t(now),
-        ..Default::default()
-    }
 }
 
 async fn ms17(store: &dyn Store, host: &str, at: &str) -> Option<FindingView> {

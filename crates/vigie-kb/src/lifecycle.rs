@@ -591,11 +591,7 @@ impl LifecycleDb {
             );
         }
         let name = os.name.as_deref().unwrap_or("");
-        let family = match os.family {
-            OsFamily::Other if !name.is_empty() => OsFamily::guess(name),
-            f => f,
-        };
-        match family {
+        match os.family_or_guess() {
             OsFamily::Windows => match win_facts(os, self) {
                 Some(w) => self.identify_windows(os, &w, evidence),
                 None => unknown(

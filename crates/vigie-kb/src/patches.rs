@@ -390,14 +390,7 @@ impl PatchDb {
                 },
             };
         };
-        let family = match os.family {
-            OsFamily::Other => os
-                .name
-                .as_deref()
-                .map(OsFamily::guess)
-                .unwrap_or(OsFamily::Other),
-            f => f,
-        };
+        let family = os.family_or_guess();
         put(&mut ev, "os.family", family.as_str());
         if let Some(n) = &os.name {
             put(&mut ev, "os.name", n.clone());
@@ -849,11 +842,7 @@ impl PatchDb {
         if let Some(level) = self.newest_security_update(lc, facts) {
             return PatchState::Dated(level);
         }
-        let windows = os.is_some_and(|os| {
-            os.family == OsFamily::Windows
-                || (os.family == OsFamily::Other
-                    && os.name.as_deref().map(OsFamily::guess) == Some(OsFamily::Windows))
-        });
+        let windows = os.is_some_and(|os| os.family_or_guess() == OsFamily::Windows);
         let reason = match (os, windows) {
             (None, _) => "no source reported the operating system",
             (Some(_), false) => return PatchState::NotApplicable,

@@ -26,6 +26,15 @@ struct Match {
     needs_review: bool,
 }
 
+impl Match {
+    /// Adds what another condition brings (`all`, or the unknowns of `any`).
+    fn absorb(&mut self, other: Match) {
+        self.evidence.extend(other.evidence);
+        self.states.extend(other.states);
+        self.needs_review |= other.needs_review;
+    }
+}
+
 /// A condition's answer in three-valued logic: it holds, it does not, or
 /// its inputs are missing and it cannot be decided (with what is missing).
 enum Tri {
@@ -77,15 +86,10 @@ impl<'a> Evaluation<'a> {
                 for c in list {
                     match self.eval(c) {
                         Tri::No => return Tri::No,
-                        Tri::Yes(sub) => {
-                            m.evidence.extend(sub.evidence);
-                            m.states.extend(sub.states);
-                            m.needs_review |= sub.needs_review;
-                        }
+                        Tri::Yes(sub) => m.absorb(sub),
                         Tri::Unknown(sub) => {
                             unknown = true;
-                            m.evidence.extend(sub.evidence);
-                            m.states.extend(sub.states);
+                            m.absorb(sub);
                         }
                     }
                 }
@@ -101,11 +105,7 @@ impl<'a> Evaluation<'a> {
                     match self.eval(c) {
                         Tri::Yes(m) => return Tri::Yes(m),
                         Tri::No => {}
-                        Tri::Unknown(sub) => {
-                            let m = unknown.get_or_insert_with(Match::default);
-                            m.evidence.extend(sub.evidence);
-                            m.states.extend(sub.states);
-                        }
+                        Tri::Unknown(sub) => unknown.get_or_insert_with(Match::default).absorb(sub),
                     }
                 }
                 unknown.map_or(Tri::No, Tri::Unknown)
@@ -117,26 +117,20 @@ impl<'a> Evaluation<'a> {
             },
             Condition::Check { check, states } => {
                 let out = self.check(*check);
-                let key = format!("check.{}", check.as_str());
-                if states.iter().any(|s| s == out.state) {
-                    let mut evidence = out.evidence.clone();
-                    evidence.insert(key, out.state.to_string());
-                    Tri::Yes(Match {
-                        evidence,
-                        states: vec![out.state],
-                        needs_review: out.needs_review,
-                    })
-                } else if out.state == "unknown" {
-                    let mut evidence = out.evidence.clone();
-                    evidence.insert(key, out.state.to_string());
-                    Tri::Unknown(Match {
-                        evidence,
-                        states: vec![out.state],
-                        needs_review: false,
-                    })
-                } else {
-                    Tri::No
+                // a state the rule names holds; the check's own "unknown"
+                // (not named) cannot be decided; any other does not hold
+                let holds = states.iter().any(|s| s == out.state);
+                if !holds && out.state != "unknown" {
+                    return Tri::No;
                 }
+                let mut evidence = out.evidence.clone();
+                evidence.insert(format!("check.{}", check.as_str()), out.state.to_string());
+                let m = Match {
+                    evidence,
+                    states: vec![out.state],
+                    needs_review: holds && out.needs_review,
+                };
+                if holds { Tri::Yes(m) } else { Tri::Unknown(m) }
             }
             Condition::PatchAge { older_than_days } => {
                 let threshold = i32::try_from(*older_than_days).unwrap_or(i32::MAX);

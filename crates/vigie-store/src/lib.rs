@@ -332,10 +332,15 @@ impl PostureRow {
         self.rules.get(SILENT_RULE).copied().unwrap_or(0)
     }
 
+    /// Machines with fresh evidence (not silent).
+    pub fn covered(&self) -> u64 {
+        self.hosts.saturating_sub(self.silent())
+    }
+
     /// Share of the machines with fresh evidence (not silent), 0 to 1;
     /// `None` without machines.
     pub fn coverage(&self) -> Option<f64> {
-        coverage(self.hosts, self.silent())
+        coverage(self.hosts, self.covered())
     }
 }
 
@@ -343,9 +348,9 @@ impl PostureRow {
 /// coverage of a group is the share of its machines without one.
 pub const SILENT_RULE: &str = "silent";
 
-/// Share of `hosts` machines that are not among `silent`, 0 to 1.
-pub fn coverage(hosts: u64, silent: u64) -> Option<f64> {
-    (hosts > 0).then(|| hosts.saturating_sub(silent) as f64 / hosts as f64)
+/// Share of `hosts` machines that are `covered` (not silent), 0 to 1.
+fn coverage(hosts: u64, covered: u64) -> Option<f64> {
+    (hosts > 0).then(|| covered as f64 / hosts as f64)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -366,9 +371,14 @@ pub struct TrendPoint {
 }
 
 impl TrendPoint {
+    /// Machines with fresh evidence (not silent).
+    pub fn covered(&self) -> u64 {
+        self.hosts.saturating_sub(self.silent)
+    }
+
     /// Share of the machines with fresh evidence, 0 to 1.
     pub fn coverage(&self) -> Option<f64> {
-        coverage(self.hosts, self.silent)
+        coverage(self.hosts, self.covered())
     }
 }
 

@@ -1283,7 +1283,6 @@ impl Store for SqlStore {
         from: Day,
         to: Day,
     ) -> Result<RemediationStats> {
-        let cond = self.est_condition(scope, "est_id", None, None).await?;
         let fcond = self.est_condition(scope, "f.est_id", None, None).await?;
         // A remediation is a known finding that ended: not one whose
         // status changed (closed and reopened at the same second with the
@@ -1310,8 +1309,8 @@ impl Store for SqlStore {
             .collect::<Result<_>>()?;
         days.sort_by(|a, b| a.total_cmp(b));
         let open: i64 = q(format!(
-            "SELECT COUNT(*) FROM findings WHERE rule_id = $1 AND {cond} AND closed_at IS NULL \
-             AND status <> 'unknown'"
+            "SELECT COUNT(*) FROM findings f WHERE f.rule_id = $1 AND {fcond} AND f.closed_at IS NULL \
+             AND f.status <> 'unknown'"
         ))
         .bind(rule.as_str().to_string())
         .fetch_one(&self.pool)

@@ -242,6 +242,13 @@ pub struct PostureItem {
     pub rules: BTreeMap<String, RuleShare>,
 }
 
+impl PostureItem {
+    /// Machines with fresh evidence (not silent).
+    pub fn covered(&self) -> u64 {
+        self.hosts.saturating_sub(self.silent)
+    }
+}
+
 fn share(n: u64, of: u64) -> f64 {
     if of == 0 {
         0.0
@@ -305,7 +312,7 @@ async fn posture_uncached(
                 })
                 .collect(),
             silent: r.silent(),
-            coverage: share(r.hosts.saturating_sub(r.silent()), r.hosts),
+            coverage: share(r.covered(), r.hosts),
             group: r.group,
             name: r.name,
             hosts: r.hosts,
@@ -389,7 +396,7 @@ async fn trend_uncached(
         .into_iter()
         .map(|p| TrendItem {
             share: share(p.with_rule, p.hosts),
-            coverage: share(p.hosts.saturating_sub(p.silent), p.hosts),
+            coverage: share(p.covered(), p.hosts),
             unknown: p.unknown,
             silent: p.silent,
             day: p.day,

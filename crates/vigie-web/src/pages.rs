@@ -292,16 +292,21 @@ fn rank_by_risk(rows: &mut [PostureItem]) {
     rows.sort_by(|a, b| risk(b).total_cmp(&risk(a)).then(a.group.cmp(&b.group)));
 }
 
+/// The larger of the critical rules' (end of life, MS17-010) shares, as
+/// `which` reads them from a rule.
+fn critical(p: &PostureItem, which: fn(&crate::api::RuleShare) -> f64) -> f64 {
+    let s = |id: &str| p.rules.get(id).map_or(0.0, which);
+    s("os-eol").max(s("ms17-010-missing"))
+}
+
 /// Share of machines with a critical finding (end of life or MS17-010).
 fn critical_share(p: &PostureItem) -> f64 {
-    let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.share);
-    s("os-eol").max(s("ms17-010-missing"))
+    critical(p, |r| r.share)
 }
 
 /// Share of machines whose critical findings cannot be decided.
 fn critical_unknown(p: &PostureItem) -> f64 {
-    let s = |id: &str| p.rules.get(id).map_or(0.0, |r| r.unknown_share);
-    s("os-eol").max(s("ms17-010-missing"))
+    critical(p, |r| r.unknown_share)
 }
 
 /// "87 %" of machines with fresh evidence, with the silent ones.
@@ -311,7 +316,7 @@ fn coverage_cell(p: &PostureItem) -> String {
     }
     format!(
         "{} <span class=\"muted\">({} silent)</span>",
-        pct(p.hosts.saturating_sub(p.silent), p.hosts),
+        pct(p.covered(), p.hosts),
         p.silent
     )
 }
@@ -570,7 +575,7 @@ pub async fn overview(
         });
     }
     if let Some(t) = total.as_ref().filter(|t| t.hosts > 0) {
-        let covered = t.hosts.saturating_sub(t.silent);
+        let covered = t.covered();
         cards.push(Card {
             label: "Coverage (fresh evidence)".into(),
             value: pct(covered, t.hosts),
@@ -605,7 +610,7 @@ pub async fn overview(
                     &format!(
                         "{} machines, coverage {}",
                         r.hosts,
-                        pct(r.hosts.saturating_sub(r.silent), r.hosts)
+                        pct(r.covered(), r.hosts)
                     ),
                 ),
             }

@@ -696,9 +696,10 @@ async fn accounts(store: &dyn Store) -> (Vec<vigie_store::UserRecord>, Vec<(i64,
     (users, tokens)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn administration_changes_are_refused_to_everyone_else() {
-    let w = world().await;
+/// What the administration routes act on in the matrix: the officer
+/// `MATRIX_USER` (created here) and the ingest caller's token, whose id is
+/// returned.
+async fn matrix_subjects(w: &World) -> String {
     w.store
         .create_user(&NewUser {
             username: MATRIX_USER.into(),
@@ -710,9 +711,7 @@ async fn administration_changes_are_refused_to_everyone_else() {
         })
         .await
         .unwrap();
-    // the ingest caller's token is the one the routes act on
-    let ingest_token = w
-        .store
+    w.store
         .tokens()
         .await
         .unwrap()
@@ -720,7 +719,14 @@ async fn administration_changes_are_refused_to_everyone_else() {
         .find(|t| t.name == "ingest")
         .unwrap()
         .id
-        .to_string();
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administration_changes_are_refused_to_everyone_else() {
+    let w = world().await;
+    // the ingest caller's token is the one the routes act on
+    let ingest_token = matrix_subjects(&w).await;
     let routes: Vec<&vigie_web::RouteSpec> = ROUTES
         .iter()
         .filter(|r| r.access == Access::Admin && r.method != "GET")
@@ -809,28 +815,8 @@ async fn administration_changes_are_refused_to_everyone_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_route_table_is_what_the_server_answers() {
     let w = world().await;
-    w.store
-        .create_user(&NewUser {
-            username: MATRIX_USER.into(),
-            password_hash: vigie_auth::hash_password("matrix officer passphrase").unwrap(),
-            role: "establishment-officer".into(),
-            region: None,
-            establishment: Some(EstablishmentCode::new(Org::A1).unwrap()),
-            created_at: jiff::Timestamp::now(),
-        })
-        .await
-        .unwrap();
     // a token the routes may act on (not the administrator's own)
-    let ingest_token = w
-        .store
-        .tokens()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| t.name == "ingest")
-        .unwrap()
-        .id
-        .to_string();
+    let ingest_token = matrix_subjects(&w).await;
     // every route id, not only the table's rows: an id without its row
     // (a handler the router does not serve) fails here
     let mut pages_and_reports = 0;

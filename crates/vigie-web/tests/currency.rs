@@ -62,16 +62,20 @@ async fn serve(st: vigie_web::AppState) -> String {
     base
 }
 
-async fn footer(base: &str, token: &str) -> String {
-    let html = reqwest::Client::new()
-        .get(format!("{base}/rules"))
+/// A page or answer of the API, which must succeed.
+async fn get(base: &str, token: &str, path: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
         .bearer_auth(token)
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.text().await.unwrap()
+}
+
+async fn footer(base: &str, token: &str) -> String {
+    let html = get(base, token, "/rules").await;
     let i = html.find("<footer>").unwrap();
     html[i..].split("</footer>").next().unwrap().to_string()
 }
@@ -99,15 +103,7 @@ async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
             "{}: {f}",
             db.backend
         );
-        let kb = reqwest::Client::new()
-            .get(format!("{base}/kb"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let kb = get(&base, &token, "/kb").await;
         assert!(kb.contains("out of date (over 30)"), "{}", db.backend);
         // assessed three days ago: out of date, and the pages warn
         let mut p = (st.pipeline)().await.unwrap();
@@ -171,15 +167,7 @@ async fn figures_as_of_a_past_day_say_so_and_stop_there() {
     let base = serve(st.clone()).await;
     let f = footer(&base, &token).await;
     assert!(f.contains("Data as of 2026-08-31"), "{f}");
-    let html = reqwest::Client::new()
-        .get(format!("{base}/"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get(&base, &token, "/").await;
     assert!(
         html.contains("class=\"asof-banner\"") && html.contains("not of today"),
         "{html}"
@@ -240,17 +228,6 @@ fn report(dir: &std::path::Path) -> std::path::PathBuf {
     let p = dir.join("pc7.log");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-async fn get(base: &str, token: &str, path: &str) -> String {
-    let r = reqwest::Client::new()
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.text().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

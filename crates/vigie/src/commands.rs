@@ -593,7 +593,7 @@ pub async fn posture(ctx: &Ctx, a: PostureArgs) -> Result<ExitCode> {
             if csv {
                 format!("{:.4}", r.coverage().unwrap_or(0.0))
             } else {
-                pct(r.hosts.saturating_sub(r.silent()), r.hosts)
+                pct(r.covered(), r.hosts)
             },
         ];
         for id in &rule_ids {
@@ -684,7 +684,7 @@ pub async fn trend(ctx: &Ctx, a: TrendArgs) -> Result<ExitCode> {
             pct(p.with_rule, p.hosts),
             p.needs_review.to_string(),
             p.unknown.to_string(),
-            pct(p.hosts.saturating_sub(p.silent), p.hosts),
+            pct(p.covered(), p.hosts),
         ]);
     }
     emit(ctx.format, &json, &t)?;

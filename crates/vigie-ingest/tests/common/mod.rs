@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
-use vigie_ingest::Pipeline;
+use vigie_ingest::{IngestOptions, Pipeline};
 use vigie_kb::KnowledgeBase;
 use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::Store;
@@ -46,4 +46,17 @@ pub async fn pipeline_for(store: &Arc<dyn Store>) -> Pipeline {
         RuleSet::defaults().unwrap(),
         Arc::new(KbChecks::new(Arc::new(KnowledgeBase::embedded().unwrap()))),
     )
+}
+
+/// A time written in RFC 3339.
+pub fn t(s: &str) -> jiff::Timestamp {
+    s.parse().unwrap()
+}
+
+/// Ingest options with `now` at a time written in RFC 3339.
+pub fn opts(now: &str) -> IngestOptions {
+    IngestOptions {
+        now: t(now),
+        ..Default::default()
+    }
 }
