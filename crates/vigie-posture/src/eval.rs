@@ -273,10 +273,13 @@ impl<'a> Evaluation<'a> {
                 };
                 let age = self.on.days_since(Day::of_timestamp(newest));
                 if age > i32::try_from(*days).unwrap_or(i32::MAX) {
+                    // no evaluation day in the evidence: it stays true for
+                    // the whole interval, and a later evaluation of the same
+                    // facts does not rewrite the stored finding
                     let mut m = Match::default();
                     m.evidence.insert(
                         "last_report".into(),
-                        format!("{newest} ({age} days before {})", self.on),
+                        format!("{newest} (no report for more than {days} days)"),
                     );
                     Tri::Yes(m)
                 } else {

@@ -224,6 +224,21 @@ when = { stale_days = 30 }
     // thirty-one days later the machine has gone silent
     let later = rules.evaluate(&facts, day("2017-06-12"), &c);
     assert!(ids(&later).contains(&"silent"), "{:?}", ids(&later));
+    // the same evidence on any later day: a stored finding is not
+    // rewritten by each assessment
+    let evidence = |d: &str| {
+        rules
+            .evaluate(&facts, day(d), &c)
+            .into_iter()
+            .find(|f| f.rule.as_str() == "silent")
+            .map(|f| f.evidence)
+            .unwrap()
+    };
+    assert_eq!(evidence("2017-06-12"), evidence("2018-06-12"));
+    assert_eq!(
+        evidence("2017-06-12")["last_report"],
+        "2017-05-12T08:00:00Z (no report for more than 30 days)"
+    );
     // an unknown update list proves nothing either way: the rule cannot be
     // decided, and says so
     let mut unknown = facts.clone();
