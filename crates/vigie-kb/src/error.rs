@@ -21,7 +21,7 @@ pub enum KbError {
     },
     /// `load_update` could not tell which source the bytes belong to.
     #[error(
-        "unrecognised update: {detail} (expected a cisa kev catalog, a kev-affected.json, an endoflife.date product file or microsoft-lifecycle.json)"
+        "unrecognised update: {detail} (expected a cisa kev catalog, a kev-affected.json, an endoflife.date product file or api v1 product, microsoft-lifecycle.json, a windows build history buildnumbers.json, windows-legacy-rollups.json or an msrc cvrf monthly document in json)"
     )]
     Unrecognised { detail: String },
 }

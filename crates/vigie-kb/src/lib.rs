@@ -4,7 +4,9 @@
 //! The data files under `data/` of the workspace are compiled in
 //! ([`KnowledgeBase::embedded`]); newer copies of the KEV catalog, of
 //! `kev-affected.json`, of an endoflife.date product file or of
-//! `microsoft-lifecycle.json` can replace the bundled ones at run time
+//! `microsoft-lifecycle.json`, of the Windows build history or of the legacy
+//! update list can replace the bundled ones at run time, and monthly MSRC
+//! security update documents extend the Windows update lists
 //! ([`KnowledgeBase::load_update`]). See `docs/knowledge-base.md`.
 
 mod error;
@@ -50,11 +52,17 @@ impl SourceOrigin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KbSource {
     /// "cisa-kev", "kev-affected", "lifecycle-endoflife/ubuntu", "lifecycle-microsoft",
-    /// "ms17-010", "windows-builds", "windows-legacy-rollups", "windows-sku".
+    /// "ms17-010", "windows-builds", "windows-legacy-rollups", "windows-sku",
+    /// "msrc-cvrf/2026-Nov".
     pub name: String,
     /// Catalog version, commit or generation date, as the source states it.
     pub version: String,
+    /// The day the source was published or collected.
     pub date: Option<Day>,
+    /// The newest day the source describes, when it is later than `date`
+    /// says (the build history extended by monthly MSRC documents) or is
+    /// not its publication day (the newest update a list knows).
+    pub horizon: Option<Day>,
     pub entries: usize,
     pub origin: SourceOrigin,
 }
@@ -74,9 +82,10 @@ impl KbSource {
         }
     }
 
-    /// Days between the source's date and `today` (`None` without a date).
+    /// Days between the newest information the source holds (its horizon,
+    /// else its date) and `today` (`None` without either).
     pub fn age_days(&self, today: Day) -> Option<i32> {
-        self.date.map(|d| today.days_since(d))
+        self.horizon.or(self.date).map(|d| today.days_since(d))
     }
 
     /// Older than its maximum age on `today` (`max_age` overrides the
@@ -206,13 +215,21 @@ impl KnowledgeBase {
         })
     }
 
-    /// Replaces one source with the given bytes: a CISA KEV catalog, a
-    /// `kev-affected.json`, an endoflife.date product file (the shape of the
-    /// bundled `data/lifecycle/<product>.json`) or `microsoft-lifecycle.json`.
-    /// The kind is detected from the content; the new data is parsed and
+    /// Loads one update from the given bytes: a CISA KEV catalog, a
+    /// `kev-affected.json`, an endoflife.date product (the shape of the
+    /// bundled `data/lifecycle/<product>.json`, or as the endoflife.date API
+    /// v1 serves it), `microsoft-lifecycle.json`,
+    /// a DataForGeeks Windows build history (`buildnumbers.json`), a
+    /// `windows-legacy-rollups.json`, or one monthly MSRC CVRF document
+    /// (JSON), which adds its month's Windows updates to the last two. The
+    /// kind is detected from the content; the new data is parsed and
     /// validated completely before anything is replaced, so on error the
-    /// knowledge base is unchanged.
+    /// knowledge base is unchanged. Returns the source as now in use.
     pub fn load_update(&mut self, bytes: &[u8]) -> Result<KbSource, KbError> {
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            dataset: Option<String>,
+        }
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Probe {
@@ -221,20 +238,25 @@ impl KnowledgeBase {
             product: Option<serde::de::IgnoredAny>,
             releases: Option<serde::de::IgnoredAny>,
             products: Option<serde::de::IgnoredAny>,
+            #[serde(rename = "DocumentTracking")]
+            document_tracking: Option<serde::de::IgnoredAny>,
+            metadata: Option<Meta>,
+            id: Option<String>,
+            #[serde(rename = "schema_version")]
+            schema_version: Option<serde::de::IgnoredAny>,
+            result: Option<serde::de::IgnoredAny>,
         }
         let probe: Probe = raw::from_json("update", bytes)?;
-        if probe.catalog_version.is_some() {
+        let name = if probe.catalog_version.is_some() {
             let catalog =
                 kev::parse_catalog("update (cisa kev catalog)", bytes, SourceOrigin::Update)?;
             self.kev = KevDb::build(catalog, self.kev.affected.clone());
-            let [kev_source, _] = self.kev.sources();
-            Ok(kev_source)
+            "cisa-kev".to_string()
         } else if probe.kev_catalog_version.is_some() {
             let affected =
                 kev::parse_affected("update (kev-affected)", bytes, SourceOrigin::Update)?;
             self.kev = KevDb::build(self.kev.catalog.clone(), affected);
-            let [_, affected_source] = self.kev.sources();
-            Ok(affected_source)
+            "kev-affected".to_string()
         } else if probe.product.is_some() && probe.releases.is_some() {
             let (product, p) = lifecycle::parse_eol_product(
                 "update (endoflife.date)",
@@ -243,12 +265,16 @@ impl KnowledgeBase {
             )?;
             let name = format!("lifecycle-endoflife/{product}");
             self.lifecycle.eol.insert(product, p);
-            self.sources()
-                .into_iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| {
-                    KbError::invalid("update (endoflife.date)", "product", "not registered")
-                })
+            name
+        } else if probe.schema_version.is_some() && probe.result.is_some() {
+            let (product, p) = lifecycle::parse_eol_api_v1(
+                "update (endoflife.date api v1)",
+                bytes,
+                SourceOrigin::Update,
+            )?;
+            let name = format!("lifecycle-endoflife/{product}");
+            self.lifecycle.eol.insert(product, p);
+            name
         } else if probe.products.is_some() {
             let ms = lifecycle::parse_ms_lifecycle(
                 "update (microsoft lifecycle)",
@@ -256,18 +282,31 @@ impl KnowledgeBase {
                 SourceOrigin::Update,
             )?;
             self.lifecycle.ms = ms;
-            self.sources()
-                .into_iter()
-                .find(|s| s.name == "lifecycle-microsoft")
-                .ok_or_else(|| {
-                    KbError::invalid("update (microsoft lifecycle)", "products", "not registered")
-                })
+            "lifecycle-microsoft".to_string()
+        } else if probe.document_tracking.is_some() {
+            let month = patches::parse_cvrf("update (msrc cvrf)", bytes)?;
+            let name = month.source_name();
+            self.patches.add_cvrf(month);
+            name
+        } else if probe.metadata.as_ref().and_then(|m| m.dataset.as_deref())
+            == Some("windows-update-history")
+        {
+            self.patches
+                .replace_history("update (windows build history)", bytes)?;
+            "windows-builds".to_string()
+        } else if probe.id.as_deref() == Some("windows-legacy-rollups") {
+            self.patches
+                .replace_rollups("update (windows legacy rollups)", bytes)?;
+            "windows-legacy-rollups".to_string()
         } else {
-            Err(KbError::Unrecognised {
-                detail: "no catalogVersion, kevCatalogVersion, product+releases or products key"
-                    .into(),
-            })
-        }
+            return Err(KbError::Unrecognised {
+                detail: "no catalogVersion, kevCatalogVersion, product+releases, schema_version+result, products, DocumentTracking, metadata.dataset or id key".into(),
+            });
+        };
+        self.sources()
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| KbError::invalid("update", "source", format!("{name} not registered")))
     }
 
     /// Every source in use, with its version and origin.
@@ -326,6 +365,7 @@ mod tests {
             name: name.into(),
             version: "v".into(),
             date: Some(Day::parse(date).unwrap_or_else(|_| Day::from_number(0))),
+            horizon: None,
             entries: 1,
             origin: SourceOrigin::Embedded,
         };

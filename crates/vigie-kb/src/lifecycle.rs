@@ -97,6 +97,69 @@ pub(crate) fn parse_eol_product(
     origin: SourceOrigin,
 ) -> Result<(String, EolProduct), KbError> {
     let raw: raw::EolProductFile = raw::from_json(file, bytes)?;
+    eol_product(file, raw, origin)
+}
+
+/// Reads a product of the endoflife.date API v1: a release's `name` is the
+/// cycle, `eolFrom` (else `isEol`) the end of security support, `eoesFrom`
+/// (else `isEoes`) the end of extended support, as in the product pages'
+/// front matter the bundled files hold.
+pub(crate) fn parse_eol_api_v1(
+    file: &str,
+    bytes: &[u8],
+    origin: SourceOrigin,
+) -> Result<(String, EolProduct), KbError> {
+    let api: raw::EolApiV1 = raw::from_json(file, bytes)?;
+    if !api.schema_version.starts_with("1.") {
+        return Err(KbError::invalid(
+            file,
+            "schema_version",
+            format!("api schema {:?} is not 1.x", api.schema_version),
+        ));
+    }
+    let modified = api
+        .last_modified
+        .as_deref()
+        .or(api.generated_at.as_deref())
+        .map(|s| s.get(..10).unwrap_or(s).to_string());
+    let date_or_bool = |date: Option<String>, flag: Option<bool>| match (date, flag) {
+        (Some(d), _) => Some(raw::DateOrBool::Date(d)),
+        (None, Some(b)) => Some(raw::DateOrBool::Bool(b)),
+        (None, None) => None,
+    };
+    let product = raw::EolProductFile {
+        product: api.result.name,
+        title: api.result.label,
+        source: Some(raw::EolSource {
+            repository_commit: Some(match &modified {
+                Some(m) => format!("endoflife.date api v1 {m}"),
+                None => "endoflife.date api v1".into(),
+            }),
+            repository_commit_date: modified,
+        }),
+        releases: api
+            .result
+            .releases
+            .into_iter()
+            .map(|r| raw::EolRelease {
+                cycle: r.name,
+                label: r.label,
+                codename: r.codename,
+                release_date: r.release_date,
+                eol: date_or_bool(r.eol_from, r.is_eol),
+                extended_support: date_or_bool(r.eoes_from, r.is_eoes),
+                latest: r.latest.and_then(|l| l.name).map(serde_json::Value::String),
+            })
+            .collect(),
+    };
+    eol_product(file, product, origin)
+}
+
+fn eol_product(
+    file: &str,
+    raw: raw::EolProductFile,
+    origin: SourceOrigin,
+) -> Result<(String, EolProduct), KbError> {
     if raw.product.trim().is_empty() {
         return Err(KbError::invalid(file, "product", "empty product name"));
     }
@@ -263,6 +326,7 @@ impl LifecycleDb {
                 name: format!("lifecycle-endoflife/{name}"),
                 version: p.commit.clone().unwrap_or_else(|| "unknown".into()),
                 date: p.date,
+                horizon: None,
                 entries: p.cycles.len(),
                 origin: p.origin,
             })
@@ -271,6 +335,7 @@ impl LifecycleDb {
             name: "lifecycle-microsoft".into(),
             version: self.ms.commit.clone(),
             date: self.ms.date,
+            horizon: None,
             entries: self.ms.products.len(),
             origin: self.ms.origin,
         });
@@ -278,6 +343,7 @@ impl LifecycleDb {
             name: "windows-sku".into(),
             version: self.sku_version.clone(),
             date: self.sku_date,
+            horizon: None,
             entries: self.sku.len(),
             origin: SourceOrigin::Embedded,
         });

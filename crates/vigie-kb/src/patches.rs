@@ -8,7 +8,7 @@ use crate::raw;
 use crate::windows::{WinFacts, win_facts};
 use crate::{KbSource, SourceOrigin};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use vigie_core::{Day, Evidence, HostFacts, Hotfix, OsFamily, SourceKind};
 
 /// Release date of MS17-010: cumulative rollups from then on carry the fix.
@@ -126,6 +126,47 @@ impl HistoryRow {
     }
 }
 
+/// The pre-Windows 10 update list in use: the bundled copy or a later
+/// `windows-legacy-rollups.json`.
+#[derive(Debug, Clone)]
+struct RollupList {
+    version: String,
+    date: Option<Day>,
+    origin: SourceOrigin,
+    entries: Vec<(String, RollupInfo)>,
+}
+
+/// The Windows 10/11/Server build history in use: the bundled copy or a later
+/// DataForGeeks `buildnumbers.json`.
+#[derive(Debug, Clone)]
+struct HistoryList {
+    version: String,
+    date: Option<Day>,
+    origin: SourceOrigin,
+    rows: Vec<(u32, HistoryRow)>,
+}
+
+/// What one monthly MSRC security update document adds: the Windows 10/11/
+/// Server cumulative updates (build revision, KB) and the pre-Windows 10
+/// rollups and security-only updates it lists, dated by its release day.
+#[derive(Debug, Clone)]
+pub(crate) struct CvrfMonth {
+    /// "2026-Nov".
+    pub(crate) id: String,
+    /// Day of the document's current revision.
+    pub(crate) version: String,
+    /// Day the month's updates were released (the document's initial release).
+    pub(crate) date: Day,
+    builds: Vec<(u32, HistoryRow)>,
+    rollups: Vec<(String, RollupInfo)>,
+}
+
+impl CvrfMonth {
+    pub(crate) fn source_name(&self) -> String {
+        format!("msrc-cvrf/{}", self.id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct PatchDb {
     ms17_version: String,
@@ -135,19 +176,29 @@ pub(crate) struct PatchDb {
     replaced_kbs: HashSet<String>,
     /// KB → release date from the MS17-010 fact sheet (any platform).
     ms17_kb_dates: HashMap<String, Day>,
-    rollups_version: String,
-    rollups_count: usize,
+    rollup_list: RollupList,
+    history_list: HistoryList,
+    /// Monthly MSRC documents loaded as updates, by month id.
+    cvrf: BTreeMap<String, CvrfMonth>,
+    // ---- derived by `index` from the lists and the monthly documents
     rollups: HashMap<String, Vec<RollupInfo>>,
-    history_version: String,
-    history_date: Option<Day>,
-    history_count: usize,
+    rollups_count: usize,
+    /// Per legacy servicing family: the highest KB number listed and the
+    /// newest release day (the family's horizon).
+    family_span: HashMap<String, (u32, Day)>,
     /// build → rows sorted by UBR.
     history: HashMap<u32, Vec<HistoryRow>>,
+    history_count: usize,
     history_kb: HashMap<String, (u32, u32, Day)>,
 }
 
 fn kb_norm(s: &str) -> String {
     Hotfix::kb_in(s).unwrap_or_else(|| s.trim().to_ascii_uppercase())
+}
+
+/// The number of a normalised "KB5046617".
+fn kb_number(kb: &str) -> Option<u32> {
+    kb.strip_prefix("KB")?.parse().ok()
 }
 
 fn parse_prefix(prefix: &str) -> Option<(u32, u32, u32, Option<bool>)> {
@@ -165,11 +216,345 @@ fn parse_prefix(prefix: &str) -> Option<(u32, u32, u32, Option<bool>)> {
     (nums.len() == 3).then(|| (nums[0], nums[1], nums[2], server))
 }
 
+/// Parses a legacy update list (`windows-legacy-rollups.json`, full or
+/// trimmed).
+fn parse_rollups(file: &str, bytes: &[u8], origin: SourceOrigin) -> Result<RollupList, KbError> {
+    let r: raw::RollupFile = raw::from_json(file, bytes)?;
+    if let Some(id) = r.id.as_deref().filter(|id| *id != "windows-legacy-rollups") {
+        return Err(KbError::invalid(
+            file,
+            "id",
+            format!("expected \"windows-legacy-rollups\", found {id:?}"),
+        ));
+    }
+    if r.entries.is_empty() {
+        return Err(KbError::invalid(file, "entries", "no update listed"));
+    }
+    let mut entries = Vec::with_capacity(r.entries.len());
+    for (i, e) in r.entries.iter().enumerate() {
+        let date = raw::day(
+            file,
+            || format!("entries[{i}].release_date"),
+            &e.release_date,
+        )?;
+        if !LEGACY_FAMILIES.contains(&e.os_family.as_str()) {
+            return Err(KbError::invalid(
+                file,
+                format!("entries[{i}].os_family"),
+                format!(
+                    "unknown servicing family {:?} (expected one of {})",
+                    e.os_family,
+                    LEGACY_FAMILIES.join(", ")
+                ),
+            ));
+        }
+        let kb = Hotfix::kb_in(&e.kb).ok_or_else(|| {
+            KbError::invalid(
+                file,
+                format!("entries[{i}].kb"),
+                format!("not a kb number: {:?}", e.kb),
+            )
+        })?;
+        entries.push((
+            kb,
+            RollupInfo {
+                family: e.os_family.clone(),
+                kind: e.kind.clone(),
+                date,
+                fixes_ms17: e.ms17_010.starts_with("fix"),
+            },
+        ));
+    }
+    let date = raw::opt_day(file, || "generated".into(), r.generated.as_deref())?;
+    Ok(RollupList {
+        version: r.generated.clone().unwrap_or_default(),
+        date,
+        origin,
+        entries,
+    })
+}
+
+/// Parses a Windows 10/11/Server build history (DataForGeeks
+/// `buildnumbers.json`, full or trimmed).
+fn parse_history(
+    file: &str,
+    bytes: &[u8],
+    origin: SourceOrigin,
+    version: Option<&str>,
+) -> Result<HistoryList, KbError> {
+    let h: raw::UpdateHistoryFile = raw::from_json(file, bytes)?;
+    let meta = h.metadata.as_ref();
+    if let Some(ds) = meta
+        .and_then(|m| m.dataset.as_deref())
+        .filter(|d| *d != "windows-update-history")
+    {
+        return Err(KbError::invalid(
+            file,
+            "metadata.dataset",
+            format!("expected \"windows-update-history\", found {ds:?}"),
+        ));
+    }
+    if h.data.is_empty() {
+        return Err(KbError::invalid(file, "data", "no release listed"));
+    }
+    // (the bundled copy adds the rows of the older format, for build 10240,
+    // to the count it keeps from upstream)
+    if origin == SourceOrigin::Update
+        && let Some(n) = meta.and_then(|m| m.record_count)
+        && n != h.data.len()
+    {
+        return Err(KbError::invalid(
+            file,
+            "metadata.recordCount",
+            format!(
+                "says {n} records, the file has {} (truncated?)",
+                h.data.len()
+            ),
+        ));
+    }
+    let mut rows = Vec::with_capacity(h.data.len());
+    for (i, row) in h.data.iter().enumerate() {
+        let n: Vec<u32> = row
+            .full_version
+            .split('.')
+            .map_while(|p| p.parse().ok())
+            .collect();
+        if n.len() != 4 || n[0] != 10 {
+            return Err(KbError::invalid(
+                file,
+                format!("data[{i}].full_version"),
+                format!("not a full nt 10.0 version: {:?}", row.full_version),
+            ));
+        }
+        let date = raw::day(
+            file,
+            || format!("data[{i}].release_date"),
+            &row.release_date,
+        )?;
+        let kb = row.kb_article.as_deref().map(kb_norm).unwrap_or_default();
+        rows.push((
+            n[2],
+            HistoryRow {
+                ubr: n[3],
+                date,
+                kb,
+                release_type: row
+                    .release_type
+                    .clone()
+                    .unwrap_or_else(|| "Standard".into()),
+            },
+        ));
+    }
+    let date = raw::opt_day(
+        file,
+        || "metadata.lastCollected".into(),
+        meta.and_then(|m| m.last_collected.as_deref())
+            .map(|s| s.get(..10).unwrap_or(s)),
+    )?;
+    let version = match (version, date) {
+        (Some(v), _) => v.to_string(),
+        (None, Some(d)) => format!("DataForGeeks {d}"),
+        (None, None) => "DataForGeeks".into(),
+    };
+    Ok(HistoryList {
+        version,
+        date,
+        origin,
+        rows,
+    })
+}
+
+/// The servicing families of the pre-Windows 10 update list.
+const LEGACY_FAMILIES: [&str; 4] = ["vista_2008", "win7_2008r2", "win81_2012r2", "ws2012"];
+
+/// The first day of extended security updates (paid ESU) per family.
+fn esu_start(family: &str) -> &'static str {
+    match family {
+        "win7_2008r2" | "vista_2008" => "2020-01-15",
+        _ => "2023-10-11",
+    }
+}
+
+/// The legacy servicing family of an MSRC product name.
+fn legacy_family_of(product: &str) -> Option<&'static str> {
+    let p = product.to_ascii_lowercase();
+    if p.starts_with("windows 7") || p.starts_with("windows server 2008 r2") {
+        Some("win7_2008r2")
+    } else if p.starts_with("windows server 2008") || p.starts_with("windows vista") {
+        Some("vista_2008")
+    } else if p.starts_with("windows 8.1")
+        || p.starts_with("windows rt 8.1")
+        || p.starts_with("windows server 2012 r2")
+    {
+        Some("win81_2012r2")
+    } else if p.starts_with("windows server 2012") {
+        Some("ws2012")
+    } else {
+        None
+    }
+}
+
+/// "5046617", "KB5046617" or "Security Update KB5046617" → "KB5046617".
+fn remediation_kb(text: &str) -> Option<String> {
+    let t = text.trim();
+    if (6..=8).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!("KB{t}"));
+    }
+    Hotfix::kb_in(t)
+}
+
+fn cvrf_month_id_ok(id: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    match id.split_once('-') {
+        Some((y, m)) => {
+            y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) && MONTHS.contains(&m)
+        }
+        None => false,
+    }
+}
+
+/// Parses one monthly MSRC CVRF document (JSON).
+pub(crate) fn parse_cvrf(file: &str, bytes: &[u8]) -> Result<CvrfMonth, KbError> {
+    let doc: raw::CvrfDoc = raw::from_json(file, bytes)?;
+    let tracking = &doc.document_tracking;
+    let id = tracking
+        .identification
+        .id
+        .value
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if !cvrf_month_id_ok(&id) {
+        return Err(KbError::invalid(
+            file,
+            "DocumentTracking.Identification.ID",
+            format!("not a monthly security update document (YYYY-Mon): {id:?}"),
+        ));
+    }
+    let day_of =
+        |path: &'static str, s: &str| raw::day(file, || path.into(), s.get(..10).unwrap_or(s));
+    let date = day_of(
+        "DocumentTracking.InitialReleaseDate",
+        &tracking.initial_release_date,
+    )?;
+    let current = match tracking.current_release_date.as_deref() {
+        Some(s) => day_of("DocumentTracking.CurrentReleaseDate", s)?,
+        None => date,
+    };
+    if current < date {
+        return Err(KbError::invalid(
+            file,
+            "DocumentTracking.CurrentReleaseDate",
+            format!("{current} is before the initial release {date}"),
+        ));
+    }
+    let products: HashMap<&str, &str> = doc
+        .product_tree
+        .iter()
+        .flat_map(|t| t.full_product_name.iter())
+        .map(|p| (p.product_id.as_str(), p.value.as_str()))
+        .collect();
+    if products.is_empty() {
+        return Err(KbError::invalid(
+            file,
+            "ProductTree.FullProductName",
+            "no product listed",
+        ));
+    }
+    let mut builds: BTreeMap<(u32, u32), HistoryRow> = BTreeMap::new();
+    let mut rollups: BTreeMap<(String, &'static str), RollupInfo> = BTreeMap::new();
+    let ms17_from = Day::parse(MS17_RELEASE).ok();
+    for (i, v) in doc.vulnerability.iter().enumerate() {
+        for (j, r) in v.remediations.iter().enumerate() {
+            let Some(kb) = r
+                .description
+                .as_ref()
+                .and_then(|d| d.value.as_deref())
+                .and_then(remediation_kb)
+                .or_else(|| r.url.as_deref().and_then(Hotfix::kb_in))
+            else {
+                continue;
+            };
+            let sub = r.sub_type.as_deref().unwrap_or_default();
+            let names: Vec<&str> = r
+                .product_id
+                .iter()
+                .filter_map(|p| products.get(p.as_str()).copied())
+                .collect();
+            let windows10 = names
+                .iter()
+                .any(|n| n.starts_with("Windows ") && legacy_family_of(n).is_none());
+            if let Some(fb) = r.fixed_build.as_deref().map(str::trim)
+                && fb.starts_with("10.0.")
+                && windows10
+            {
+                let n: Vec<u32> = fb.split('.').map_while(|p| p.parse().ok()).collect();
+                if n.len() != 4 {
+                    return Err(KbError::invalid(
+                        file,
+                        format!("Vulnerability[{i}].Remediations[{j}].FixedBuild"),
+                        format!("not a full nt version: {fb:?}"),
+                    ));
+                }
+                let release_type = if sub.contains("Hotpatch") {
+                    "Hotpatch"
+                } else if sub == "Security Update" {
+                    "Standard"
+                } else {
+                    continue;
+                };
+                builds.entry((n[2], n[3])).or_insert_with(|| HistoryRow {
+                    ubr: n[3],
+                    date,
+                    kb: kb.clone(),
+                    release_type: release_type.into(),
+                });
+            }
+            for family in names.iter().filter_map(|n| legacy_family_of(n)) {
+                let esu = Day::parse(esu_start(family)).is_ok_and(|e| date >= e);
+                let kind = match (sub, esu) {
+                    ("Monthly Rollup", false) => "monthly_rollup",
+                    ("Monthly Rollup", true) => "esu_monthly",
+                    ("Security Only", false) => "security_only",
+                    ("Security Only", true) => "esu_security_only",
+                    ("Security Update", _) => "security_update",
+                    ("Servicing Stack Update", _) => "ssu",
+                    _ => continue,
+                };
+                let cumulative = matches!(kind, "monthly_rollup" | "esu_monthly");
+                rollups
+                    .entry((kb.clone(), family))
+                    .or_insert_with(|| RollupInfo {
+                        family: family.to_string(),
+                        kind: kind.to_string(),
+                        date,
+                        fixes_ms17: cumulative && ms17_from.is_some_and(|m| date >= m),
+                    });
+            }
+        }
+    }
+    if builds.is_empty() && rollups.is_empty() {
+        return Err(KbError::invalid(
+            file,
+            "Vulnerability[].Remediations",
+            "no Windows cumulative update, rollup or security-only update listed",
+        ));
+    }
+    Ok(CvrfMonth {
+        id,
+        version: current.to_string(),
+        date,
+        builds: builds.into_iter().map(|((b, _), row)| (b, row)).collect(),
+        rollups: rollups.into_iter().map(|((kb, _), r)| (kb, r)).collect(),
+    })
+}
+
 impl PatchDb {
     pub(crate) fn parse(ms17: &[u8], rollups: &[u8], history: &[u8]) -> Result<PatchDb, KbError> {
         const MS17: &str = "ms17-010.json";
-        const ROLLUPS: &str = "windows-legacy-rollups.min.json";
-        const HISTORY: &str = "windows-update-history.min.json";
         let m: raw::Ms17File = raw::from_json(MS17, ms17)?;
         let mut platforms = Vec::new();
         let mut ms17_kb_dates = HashMap::new();
@@ -223,73 +608,18 @@ impl PatchDb {
             || "generated".into(),
             m.generated.as_deref().map(|g| g.get(..10).unwrap_or(g)),
         )?;
-
-        let r: raw::RollupFile = raw::from_json(ROLLUPS, rollups)?;
-        let mut rollup_map: HashMap<String, Vec<RollupInfo>> = HashMap::new();
-        for (i, e) in r.entries.iter().enumerate() {
-            let date = raw::day(
-                ROLLUPS,
-                || format!("entries[{i}].release_date"),
-                &e.release_date,
-            )?;
-            rollup_map
-                .entry(kb_norm(&e.kb))
-                .or_default()
-                .push(RollupInfo {
-                    family: e.os_family.clone(),
-                    kind: e.kind.clone(),
-                    date,
-                    fixes_ms17: e.ms17_010.starts_with("fix"),
-                });
-        }
-
-        let h: raw::UpdateHistoryFile = raw::from_json(HISTORY, history)?;
-        let mut hist: HashMap<u32, Vec<HistoryRow>> = HashMap::new();
-        let mut history_kb = HashMap::new();
-        for (i, row) in h.data.iter().enumerate() {
-            let n: Vec<u32> = row
-                .full_version
-                .split('.')
-                .map_while(|p| p.parse().ok())
-                .collect();
-            if n.len() != 4 {
-                return Err(KbError::invalid(
-                    HISTORY,
-                    format!("data[{i}].full_version"),
-                    format!("not a full nt version: {:?}", row.full_version),
-                ));
-            }
-            let date = raw::day(
-                HISTORY,
-                || format!("data[{i}].release_date"),
-                &row.release_date,
-            )?;
-            let kb = row.kb_article.as_deref().map(kb_norm).unwrap_or_default();
-            if !kb.is_empty() {
-                history_kb.insert(kb.clone(), (n[2], n[3], date));
-            }
-            hist.entry(n[2]).or_default().push(HistoryRow {
-                ubr: n[3],
-                date,
-                kb,
-                release_type: row
-                    .release_type
-                    .clone()
-                    .unwrap_or_else(|| "Standard".into()),
-            });
-        }
-        for rows in hist.values_mut() {
-            rows.sort_by_key(|r| (r.ubr, r.date));
-        }
-        let history_date = match h
-            .metadata
-            .as_ref()
-            .and_then(|m| m.last_collected.as_deref())
-        {
-            Some(s) => Some(raw::day(HISTORY, || "metadata.lastCollected".into(), s)?),
-            None => None,
-        };
-        Ok(PatchDb {
+        let rollup_list = parse_rollups(
+            "windows-legacy-rollups.min.json",
+            rollups,
+            SourceOrigin::Embedded,
+        )?;
+        let history_list = parse_history(
+            "windows-update-history.min.json",
+            history,
+            SourceOrigin::Embedded,
+            Some("DataForGeeks 6846a6a"),
+        )?;
+        let mut db = PatchDb {
             ms17_version: format!(
                 "MS17-010 fact sheet {}",
                 m.generated.as_deref().unwrap_or("")
@@ -301,41 +631,163 @@ impl PatchDb {
             no_fix_kbs: m.kbs_without_fix.iter().map(|k| kb_norm(k)).collect(),
             replaced_kbs,
             ms17_kb_dates,
-            rollups_version: r.generated.clone().unwrap_or_default(),
-            rollups_count: r.entries.len(),
-            rollups: rollup_map,
-            history_version: "DataForGeeks 6846a6a".into(),
-            history_date,
-            history_count: h.data.len(),
-            history: hist,
-            history_kb,
-        })
+            rollup_list,
+            history_list,
+            cvrf: BTreeMap::new(),
+            rollups: HashMap::new(),
+            rollups_count: 0,
+            family_span: HashMap::new(),
+            history: HashMap::new(),
+            history_count: 0,
+            history_kb: HashMap::new(),
+        };
+        db.index();
+        Ok(db)
     }
 
-    pub(crate) fn sources(&self) -> [KbSource; 3] {
-        [
+    /// Replaces the pre-Windows 10 update list (a complete
+    /// `windows-legacy-rollups.json`).
+    pub(crate) fn replace_rollups(&mut self, file: &str, bytes: &[u8]) -> Result<(), KbError> {
+        self.rollup_list = parse_rollups(file, bytes, SourceOrigin::Update)?;
+        self.index();
+        Ok(())
+    }
+
+    /// Replaces the build history with a DataForGeeks `buildnumbers.json`.
+    /// Builds the new file does not cover (its v2 format dropped Windows 10
+    /// 1507, build 10240) keep the rows in use.
+    pub(crate) fn replace_history(&mut self, file: &str, bytes: &[u8]) -> Result<(), KbError> {
+        let mut new = parse_history(file, bytes, SourceOrigin::Update, None)?;
+        let covered: HashSet<u32> = new.rows.iter().map(|(b, _)| *b).collect();
+        new.rows.extend(
+            self.history_list
+                .rows
+                .iter()
+                .filter(|(b, _)| !covered.contains(b))
+                .cloned(),
+        );
+        self.history_list = new;
+        self.index();
+        Ok(())
+    }
+
+    /// Adds (or replaces the earlier revision of) one monthly MSRC document.
+    pub(crate) fn add_cvrf(&mut self, month: CvrfMonth) {
+        self.cvrf.insert(month.id.clone(), month);
+        self.index();
+    }
+
+    /// Re-derives the lookup tables: the lists first, then what the monthly
+    /// documents add (a release the lists already know keeps their date and
+    /// type, which are more precise than the document's release day).
+    fn index(&mut self) {
+        let mut months: Vec<&CvrfMonth> = self.cvrf.values().collect();
+        months.sort_by_key(|m| m.date);
+        let mut rollups: HashMap<String, Vec<RollupInfo>> = HashMap::new();
+        for (kb, info) in &self.rollup_list.entries {
+            rollups.entry(kb.clone()).or_default().push(info.clone());
+        }
+        let mut count = self.rollup_list.entries.len();
+        for (kb, info) in months.iter().flat_map(|m| m.rollups.iter()) {
+            let infos = rollups.entry(kb.clone()).or_default();
+            if !infos.iter().any(|r| r.family == info.family) {
+                infos.push(info.clone());
+                count += 1;
+            }
+        }
+        let mut span: HashMap<String, (u32, Day)> = HashMap::new();
+        for (kb, infos) in &rollups {
+            let n = kb_number(kb).unwrap_or(0);
+            for r in infos {
+                let e = span.entry(r.family.clone()).or_insert((n, r.date));
+                e.0 = e.0.max(n);
+                e.1 = e.1.max(r.date);
+            }
+        }
+        let mut hist: HashMap<u32, Vec<HistoryRow>> = HashMap::new();
+        let mut history_kb = HashMap::new();
+        for (build, row) in &self.history_list.rows {
+            if !row.kb.is_empty() {
+                history_kb.insert(row.kb.clone(), (*build, row.ubr, row.date));
+            }
+            hist.entry(*build).or_default().push(row.clone());
+        }
+        let mut count_h = self.history_list.rows.len();
+        for (build, row) in months.iter().flat_map(|m| m.builds.iter()) {
+            let rows = hist.entry(*build).or_default();
+            if rows.iter().any(|r| r.ubr == row.ubr) || history_kb.contains_key(&row.kb) {
+                continue;
+            }
+            history_kb.insert(row.kb.clone(), (*build, row.ubr, row.date));
+            rows.push(row.clone());
+            count_h += 1;
+        }
+        for rows in hist.values_mut() {
+            rows.sort_by_key(|r| (r.ubr, r.date));
+        }
+        self.rollups = rollups;
+        self.rollups_count = count;
+        self.family_span = span;
+        self.history = hist;
+        self.history_count = count_h;
+        self.history_kb = history_kb;
+    }
+
+    /// A KB some source of the base dates.
+    fn kb_known(&self, kb: &str) -> bool {
+        self.rollups.contains_key(kb)
+            || self.ms17_kb_dates.contains_key(kb)
+            || self.history_kb.contains_key(kb)
+    }
+
+    pub(crate) fn sources(&self) -> Vec<KbSource> {
+        let newest_build_month = self
+            .cvrf
+            .values()
+            .filter(|m| !m.builds.is_empty())
+            .max_by_key(|m| m.date);
+        let rollup_horizon = self.family_span.values().map(|(_, d)| *d).max();
+        let mut out = vec![
             KbSource {
                 name: "ms17-010".into(),
                 version: self.ms17_version.clone(),
                 date: self.ms17_date,
+                horizon: None,
                 entries: self.platforms.len(),
                 origin: SourceOrigin::Embedded,
             },
             KbSource {
                 name: "windows-legacy-rollups".into(),
-                version: self.rollups_version.clone(),
-                date: Day::parse(&self.rollups_version).ok(),
+                version: self.rollup_list.version.clone(),
+                date: self.rollup_list.date,
+                horizon: rollup_horizon,
                 entries: self.rollups_count,
-                origin: SourceOrigin::Embedded,
+                origin: self.rollup_list.origin,
             },
             KbSource {
                 name: "windows-builds".into(),
-                version: self.history_version.clone(),
-                date: self.history_date,
+                version: match newest_build_month {
+                    Some(m) => format!("{} + MSRC {}", self.history_list.version, m.id),
+                    None => self.history_list.version.clone(),
+                },
+                date: self.history_list.date,
+                horizon: self
+                    .history_list
+                    .date
+                    .max(newest_build_month.map(|m| m.date)),
                 entries: self.history_count,
-                origin: SourceOrigin::Embedded,
+                origin: self.history_list.origin,
             },
-        ]
+        ];
+        out.extend(self.cvrf.values().map(|m| KbSource {
+            name: m.source_name(),
+            version: m.version.clone(),
+            date: Some(m.date),
+            horizon: Some(m.date),
+            entries: m.builds.len() + m.rollups.len(),
+            origin: SourceOrigin::Update,
+        }));
+        out
     }
 
     fn legacy_family(w: &WinFacts) -> Option<&'static str> {
@@ -838,6 +1290,33 @@ impl PatchDb {
                     evidence: ev,
                 };
             }
+        }
+        // A pre-Windows 10 machine with an update the lists do not know and
+        // numbered above every update listed for its family: it was released
+        // after the lists end, so the newest dated update may not be the
+        // newest installed one.
+        if let Some(family) = w.as_ref().and_then(Self::legacy_family)
+            && let Some(&(max_kb, horizon)) = self.family_span.get(family)
+            && let Some(newer) = facts
+                .hotfixes
+                .iter()
+                .flatten()
+                .map(|h| kb_norm(&h.id))
+                .filter(|kb| kb_number(kb).is_some_and(|n| n > max_kb) && !self.kb_known(kb))
+                .max_by_key(|kb| kb_number(kb))
+        {
+            put(&mut ev, "hotfix", newer.clone());
+            put(
+                &mut ev,
+                "knowledge_base",
+                format!(
+                    "{newer} is newer than the knowledge base (windows-legacy-rollups lists {family} updates up to {horizon}): released after {horizon}, date unknown"
+                ),
+            );
+            return PatchState::NewerThanKb {
+                horizon,
+                evidence: ev,
+            };
         }
         if let Some(level) = self.newest_security_update(lc, facts) {
             return PatchState::Dated(level);

@@ -129,6 +129,42 @@ pub(crate) struct EolRelease {
     pub latest: Option<serde_json::Value>,
 }
 
+/// A product as the endoflife.date API v1 serves it
+/// (`https://endoflife.date/api/v1/products/<product>`).
+#[derive(Deserialize)]
+pub(crate) struct EolApiV1 {
+    pub schema_version: String,
+    pub last_modified: Option<String>,
+    pub generated_at: Option<String>,
+    pub result: EolApiProduct,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EolApiProduct {
+    pub name: String,
+    pub label: Option<String>,
+    pub releases: Vec<EolApiRelease>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EolApiRelease {
+    pub name: String,
+    pub label: Option<String>,
+    pub codename: Option<String>,
+    pub release_date: Option<String>,
+    pub is_eol: Option<bool>,
+    pub eol_from: Option<String>,
+    pub is_eoes: Option<bool>,
+    pub eoes_from: Option<String>,
+    pub latest: Option<EolApiLatest>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EolApiLatest {
+    pub name: Option<String>,
+}
+
 // ---------------------------------------------------------------- Microsoft lifecycle
 
 #[derive(Deserialize)]
@@ -171,6 +207,8 @@ pub(crate) struct SkuFile {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DfgMetadata {
     pub last_collected: Option<String>,
+    pub dataset: Option<String>,
+    pub record_count: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +246,7 @@ pub(crate) struct Ms17Update {
 
 #[derive(Deserialize)]
 pub(crate) struct RollupFile {
+    pub id: Option<String>,
     pub generated: Option<String>,
     pub entries: Vec<RollupEntry>,
 }
@@ -233,4 +272,72 @@ pub(crate) struct UpdateHistoryRow {
     pub release_date: String,
     pub kb_article: Option<String>,
     pub release_type: Option<String>,
+}
+
+// ---------------------------------------------------------------- MSRC CVRF
+
+/// One monthly security update document of the Microsoft Security Response
+/// Center, as `https://api.msrc.microsoft.com/cvrf/v3.0/cvrf/2026-Nov`
+/// serves it with `Accept: application/json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CvrfDoc {
+    pub document_tracking: CvrfTracking,
+    pub product_tree: Option<CvrfProductTree>,
+    #[serde(default)]
+    pub vulnerability: Vec<CvrfVulnerability>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CvrfTracking {
+    pub identification: CvrfIdentification,
+    pub initial_release_date: String,
+    pub current_release_date: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CvrfIdentification {
+    #[serde(rename = "ID")]
+    pub id: CvrfText,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CvrfText {
+    #[serde(rename = "Value")]
+    pub value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CvrfProductTree {
+    #[serde(default)]
+    pub full_product_name: Vec<CvrfProduct>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CvrfProduct {
+    #[serde(rename = "ProductID")]
+    pub product_id: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CvrfVulnerability {
+    #[serde(default)]
+    pub remediations: Vec<CvrfRemediation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct CvrfRemediation {
+    pub description: Option<CvrfText>,
+    pub sub_type: Option<String>,
+    pub fixed_build: Option<String>,
+    #[serde(rename = "ProductID", default)]
+    pub product_id: Vec<String>,
+    #[serde(rename = "URL")]
+    pub url: Option<String>,
 }

@@ -1011,7 +1011,7 @@ pub async fn rules(State(st): State<AppState>, caller: Caller) -> ApiResult<Resp
 pub async fn kb(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
     caller.scope()?;
     let mut t = String::from(
-        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th><th scope=\"col\">Age</th><th scope=\"col\" class=\"num\">Entries</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
+        "<table class=\"data\"><thead><tr><th scope=\"col\">Source</th><th scope=\"col\">Version</th><th scope=\"col\">Date</th><th scope=\"col\">Describes up to</th><th scope=\"col\">Age</th><th scope=\"col\" class=\"num\">Entries</th><th scope=\"col\">Origin</th></tr></thead><tbody>",
     );
     let today = vigie_core::Day::of_timestamp(jiff::Timestamp::now());
     for s in st.kb.iter() {
@@ -1023,10 +1023,11 @@ pub async fn kb(State(st): State<AppState>, caller: Caller) -> ApiResult<Respons
             (None, _) => String::new(),
         };
         t.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{age}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{age}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&s.name),
             esc(&s.version),
             s.date.map(|d| d.to_string()).unwrap_or_default(),
+            s.horizon.map(|d| d.to_string()).unwrap_or_default(),
             s.entries,
             esc(&serde_json::to_value(s.origin).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
         ));

@@ -105,6 +105,13 @@ async fn the_server_brings_machines_up_to_date_and_pages_say_when() {
         );
         let kb = get(&base, &token, "/kb").await;
         assert!(kb.contains("out of date (over 30)"), "{}", db.backend);
+        // each source says the newest day it describes: the legacy update
+        // list knows updates up to June 2026
+        assert!(
+            kb.contains("Describes up to") && kb.contains("<td>2026-06-09</td>"),
+            "{}",
+            db.backend
+        );
         // assessed three days ago: out of date, and the pages warn
         let mut p = (st.pipeline)().await.unwrap();
         let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72);

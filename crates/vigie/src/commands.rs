@@ -834,13 +834,16 @@ pub async fn kb_status(ctx: &Ctx, max_age_days: Option<i32>) -> Result<ExitCode>
             source: s,
         })
         .collect();
-    let mut t = Table::new(["source", "version", "date", "age", "entries", "origin"]);
+    let mut t = Table::new([
+        "source", "version", "date", "horizon", "age", "entries", "origin",
+    ]);
     for r in &rows {
         let s = &r.source;
         t.row([
             s.name.clone(),
             s.version.clone(),
             s.date.map(|d| d.to_string()).unwrap_or_default(),
+            s.horizon.map(|d| d.to_string()).unwrap_or_default(),
             match (r.age_days, r.max_age_days) {
                 (Some(a), Some(m)) if r.stale => format!("{a} d: STALE (over {m} d)"),
                 (Some(a), _) => format!("{a} d"),
@@ -877,6 +880,8 @@ async fn fetch(from: &str) -> Result<Vec<u8>> {
             .build()?;
         let mut resp = client
             .get(from)
+            // the MSRC CVRF API answers in XML unless JSON is asked for
+            .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .with_context(|| format!("fetching {from}"))?;
@@ -905,38 +910,111 @@ async fn fetch(from: &str) -> Result<Vec<u8>> {
     }
 }
 
+/// The files `--from` names: the `.json` files of a directory (by name),
+/// else the path or URL itself.
+fn update_inputs(from: &str) -> Result<Vec<String>> {
+    let path = from.strip_prefix("file://").unwrap_or(from);
+    if from.starts_with("http://") || from.starts_with("https://") || !Path::new(path).is_dir() {
+        return Ok(vec![from.to_string()]);
+    }
+    let mut files: Vec<String> = std::fs::read_dir(path)
+        .with_context(|| format!("reading directory {path}"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        })
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("{path}: no .json file in this directory");
+    }
+    Ok(files)
+}
+
+/// Whether `new` is older than `current` (same source): by the day each
+/// was published or collected, else by version.
+fn older_than(new: &vigie_kb::KbSource, current: &vigie_kb::KbSource) -> bool {
+    match (new.date, current.date) {
+        (Some(n), Some(c)) if n != c => n < c,
+        _ => {
+            vigie_core::version::compare(&new.version, &current.version) == std::cmp::Ordering::Less
+        }
+    }
+}
+
 pub async fn kb_update(ctx: &Ctx, from: &str, allow_older: bool) -> Result<ExitCode> {
-    let bytes = fetch(from).await?;
+    let inputs = update_inputs(from)?;
     let store = ctx.store().await?;
     let mut kb = ctx.kb(store.as_ref()).await?;
-    let before = kb.sources();
-    let src = kb
-        .load_update(&bytes)
-        .with_context(|| format!("{from}: not a usable knowledge-base update"))?;
-    if let Some(current) = before.iter().find(|s| s.name == src.name)
-        && vigie_core::version::compare(&src.version, &current.version) == std::cmp::Ordering::Less
-        && !allow_older
-    {
-        bail!(
-            "{from}: {} version {} is older than the one in use ({}); pass --allow-older to load it anyway",
-            src.name,
-            src.version,
-            current.version
-        );
+    // every file is validated, in order, before anything is recorded
+    let mut loaded = Vec::new();
+    for input in &inputs {
+        let bytes = fetch(input).await?;
+        let before = kb.sources();
+        let src = kb
+            .load_update(&bytes)
+            .with_context(|| format!("{input}: not a usable knowledge-base update"))?;
+        if let Some(current) = before.iter().find(|s| s.name == src.name)
+            && older_than(&src, current)
+            && !allow_older
+        {
+            bail!(
+                "{input}: {} version {}{} is older than the one in use ({}{}); pass --allow-older to load it anyway",
+                src.name,
+                src.version,
+                src.date.map(|d| format!(" of {d}")).unwrap_or_default(),
+                current.version,
+                current.date.map(|d| format!(" of {d}")).unwrap_or_default(),
+            );
+        }
+        loaded.push((input.clone(), bytes, src));
     }
-    store
-        .record_kb_update(&src.name, &src.version, from, &bytes)
-        .await?;
-    let mut t = Table::new(["source", "version", "date", "entries", "from"]);
-    t.row([
-        src.name.clone(),
-        src.version.clone(),
-        src.date.map(|d| d.to_string()).unwrap_or_default(),
-        src.entries.to_string(),
-        from.to_string(),
-    ]);
-    emit(ctx.format, &src, &t)?;
+    for (input, bytes, src) in &loaded {
+        store
+            .record_kb_update(&src.name, &src.version, input, bytes)
+            .await?;
+    }
+    // what is now in use, horizon included (a monthly document moves the
+    // build history's)
+    let now = kb.sources();
+    let mut t = Table::new(["source", "version", "date", "horizon", "entries", "from"]);
+    let mut rows = Vec::new();
+    for (input, _, src) in &loaded {
+        let mut shown = vec![src.clone()];
+        if src.name.starts_with("msrc-cvrf/") {
+            shown.extend(
+                now.iter()
+                    .filter(|s| s.name == "windows-builds" || s.name == "windows-legacy-rollups")
+                    .cloned(),
+            );
+        }
+        for s in shown {
+            t.row([
+                s.name.clone(),
+                s.version.clone(),
+                s.date.map(|d| d.to_string()).unwrap_or_default(),
+                s.horizon.map(|d| d.to_string()).unwrap_or_default(),
+                s.entries.to_string(),
+                input.clone(),
+            ]);
+            rows.push(UpdateRow {
+                source: s,
+                from: input.clone(),
+            });
+        }
+    }
+    emit(ctx.format, &rows, &t)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct UpdateRow {
+    #[serde(flatten)]
+    source: vigie_kb::KbSource,
+    from: String,
 }
 
 pub async fn files(ctx: &Ctx, limit: u64) -> Result<ExitCode> {

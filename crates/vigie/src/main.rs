@@ -228,7 +228,10 @@ enum KbCommand {
         #[arg(long)]
         max_age_days: Option<i32>,
     },
-    /// Load a newer KEV catalog, kev-affected file or lifecycle file, from a path or an http(s) URL.
+    /// Load a newer knowledge-base source (CISA KEV, kev-affected, endoflife.date,
+    /// Microsoft lifecycle, Windows build history, legacy update list, monthly
+    /// MSRC CVRF document) from a file, a directory of .json files or an
+    /// http(s) URL.
     Update {
         #[arg(long)]
         from: String,

@@ -433,6 +433,132 @@ fn kb_status_and_update_from_file_and_http() {
     assert_eq!(kev["version"], "2025.08.25");
 }
 
+/// One source of `vigie kb status`.
+fn kb_source(t: &T, name: &str) -> Option<Value> {
+    let status = t.json(&["kb", "status", "--max-age-days", "100000"]);
+    status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+}
+
+#[test]
+fn kb_update_loads_msrc_months_over_http_and_directories_all_or_nothing() {
+    let t = T::new();
+    let cvrf = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../vigie-kb/tests/data/msrc-cvrf-2026-Nov.sample.json"),
+    )
+    .unwrap();
+    let text = String::from_utf8(cvrf.clone()).unwrap();
+    assert!(kb_source(&t, "msrc-cvrf/2026-Nov").is_none());
+    assert_eq!(
+        kb_source(&t, "windows-builds").unwrap()["horizon"],
+        "2026-08-12"
+    );
+    // the month over HTTP, as from api.msrc.microsoft.com
+    let (url, server) = serve_once(cvrf);
+    let out = t.json(&["kb", "update", "--from", &url]);
+    server.join().unwrap();
+    let names: Vec<&str> = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "msrc-cvrf/2026-Nov",
+            "windows-legacy-rollups",
+            "windows-builds"
+        ]
+    );
+    let month = kb_source(&t, "msrc-cvrf/2026-Nov").unwrap();
+    assert_eq!(month["version"], "2026-11-18");
+    assert_eq!(month["origin"], "update");
+    // recorded: a later process sees the build history reach November
+    let builds = kb_source(&t, "windows-builds").unwrap();
+    assert_eq!(builds["horizon"], "2026-11-10", "{builds}");
+    assert_eq!(builds["date"], "2026-08-12");
+
+    // a directory: an earlier revision of the month is refused, and the
+    // valid file beside it is not recorded either
+    let dir = t.dir.path().join("feeds");
+    std::fs::create_dir(&dir).unwrap();
+    let legacy: Value = serde_json::from_slice(include_bytes!(
+        "../../../data/patches/windows-legacy-rollups.min.json"
+    ))
+    .unwrap();
+    let mut legacy = legacy;
+    legacy["generated"] = "2026-11-30".into();
+    std::fs::write(dir.join("a-legacy.json"), legacy.to_string()).unwrap();
+    std::fs::write(
+        dir.join("b-2026-Nov.json"),
+        text.replace("2026-11-18T08:00:00", "2026-11-12T08:00:00"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not json, not read").unwrap();
+    let out = t
+        .vigie()
+        .args(["kb", "update", "--from"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("b-2026-Nov.json") && err.contains("older than the one in use"),
+        "{err}"
+    );
+    let rollups = kb_source(&t, "windows-legacy-rollups").unwrap();
+    assert_eq!(rollups["origin"], "embedded", "{rollups}");
+    // a malformed file names itself and the place at fault
+    std::fs::write(
+        dir.join("b-2026-Nov.json"),
+        text.replace("\"10.0.19045.7920\"", "\"10.0.19045\""),
+    )
+    .unwrap();
+    let out = t
+        .vigie()
+        .args(["kb", "update", "--from"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("b-2026-Nov.json") && err.contains("FixedBuild"),
+        "{err}"
+    );
+    assert_eq!(
+        kb_source(&t, "windows-legacy-rollups").unwrap()["origin"],
+        "embedded"
+    );
+    // every file usable: both recorded, in name order
+    std::fs::write(
+        dir.join("b-2026-Nov.json"),
+        text.replace("2026-11-18T08:00:00", "2026-11-25T08:00:00"),
+    )
+    .unwrap();
+    t.vigie()
+        .args(["kb", "update", "--from"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let rollups = kb_source(&t, "windows-legacy-rollups").unwrap();
+    assert_eq!(rollups["version"], "2026-11-30");
+    assert_eq!(rollups["origin"], "update");
+    // the replaced legacy list is still extended by the month loaded before
+    assert_eq!(rollups["horizon"], "2026-11-10");
+    assert_eq!(
+        kb_source(&t, "msrc-cvrf/2026-Nov").unwrap()["version"],
+        "2026-11-25"
+    );
+}
+
 #[test]
 fn demo_runs_small() {
     let t = T::new();
