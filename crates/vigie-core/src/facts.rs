@@ -146,6 +146,56 @@ impl HostFacts {
         facts
     }
 
+    /// [`HostFacts::merge`] of states the caller no longer needs: the
+    /// lists are moved, not copied (hundreds of programs and updates per
+    /// machine, for every machine an assessment evaluates).
+    pub fn merge_owned(hostname: Option<String>, mut states: Vec<SourceState>) -> HostFacts {
+        let mut sources: Vec<SourceSummary> = states
+            .iter()
+            .map(|s| SourceSummary {
+                kind: s.kind,
+                last_observed: s.observed_at,
+            })
+            .collect();
+        sources.sort_by_key(|s| s.kind);
+        // the same order as `merge`: newest first, agents before scanners
+        states.sort_by(|a, b| {
+            b.observed_at
+                .cmp(&a.observed_at)
+                .then(b.kind.is_agent().cmp(&a.kind.is_agent()))
+        });
+        let mut facts = HostFacts {
+            hostname,
+            sources,
+            ..Default::default()
+        };
+        for s in states.iter_mut().filter(|s| s.kind.is_agent()) {
+            if facts.os.is_none() && s.os.is_some() {
+                facts.os = s.os.take();
+                facts.os_source = Some(s.kind);
+            }
+            if facts.hotfixes.is_none() {
+                facts.hotfixes = s.hotfixes.take();
+            }
+            if facts.software.is_none() {
+                facts.software = s.software.take();
+            }
+            if facts.features.is_none() {
+                facts.features = s.features.take();
+            }
+        }
+        for s in &mut states {
+            if facts.network.is_none() {
+                facts.network = s.network.take();
+            }
+            if facts.os.is_none() && s.os.is_some() {
+                facts.os = s.os.take();
+                facts.os_source = Some(s.kind);
+            }
+        }
+        facts
+    }
+
     pub fn has_hotfix(&self, kb: &str) -> bool {
         self.hotfixes
             .as_ref()
@@ -186,7 +236,22 @@ mod tests {
             smbv1_offered: Some(true),
             ..Default::default()
         });
-        let f = HostFacts::merge(Some("pc".into()), &[glpi, nmap, osq]);
+        let states = [glpi, nmap, osq];
+        let f = HostFacts::merge(Some("pc".into()), &states);
+        // moving the lists gives the same facts, in any order of states
+        assert_eq!(
+            HostFacts::merge_owned(Some("pc".into()), states.to_vec()),
+            f
+        );
+        let mut reversed = states.to_vec();
+        reversed.reverse();
+        assert_eq!(HostFacts::merge_owned(Some("pc".into()), reversed), f);
+        // a scanner's OS when no agent gives one
+        let scanner_only = vec![states[1].clone()];
+        assert_eq!(
+            HostFacts::merge_owned(None, scanner_only.clone()),
+            HostFacts::merge(None, &scanner_only)
+        );
         assert_eq!(f.os_source, Some(SourceKind::Osquery));
         assert!(f.has_hotfix("kb4012212"));
         assert_eq!(f.network.unwrap().smbv1_offered, Some(true));

@@ -277,7 +277,12 @@ impl Hotfix {
                 }
                 // KB numbers have 6 or 7 digits; fewer are not KB ids.
                 if (6..=8).contains(&(end - start)) {
-                    return Some(format!("KB{}", &text[start..end]));
+                    // (no formatting machinery: called for every installed
+                    // update at every evaluation)
+                    let mut kb = String::with_capacity(2 + end - start);
+                    kb.push_str("KB");
+                    kb.push_str(&text[start..end]);
+                    return Some(kb);
                 }
                 i = end.max(i + 1);
             } else {

@@ -13,7 +13,7 @@ use vigie_core::{
     RuleId, Software,
 };
 use vigie_inventory::{DETECT_BYTES, Format, ParseError, ParseOptions};
-use vigie_posture::{Checks, RuleSet};
+use vigie_posture::{Checks, MemoChecks, RuleSet};
 use vigie_store::{
     FileRecord, HostChange, HostRecord, OsSummary, Store, StoreError, StoreTx, StoredSourceState,
 };
@@ -951,7 +951,10 @@ impl Pipeline {
                     .map_err(store_err)?;
                 let Some(&last) = ids.last() else { break };
                 after = last;
-                let records = tx.load_hosts(&ids).await.map_err(store_err)?;
+                let records = tx
+                    .load_hosts_for_assessment(&ids)
+                    .await
+                    .map_err(store_err)?;
                 self.load_software(&mut *tx, records.iter())
                     .await
                     .map_err(store_err)?;
@@ -1031,16 +1034,19 @@ fn reassess(
         .iter()
         .map(|s| to_source_state(s, dict, true))
         .collect();
-    let facts = HostFacts::merge(r.hostname.clone(), &states);
+    let facts = HostFacts::merge_owned(r.hostname.clone(), states);
     let mut open: BTreeMap<RuleId, Finding> = r
         .open_findings
         .iter()
         .map(|f| (f.finding.rule.clone(), f.finding.clone()))
         .collect();
-    let mut steps = project(rules, checks, &facts, &mut open, from, at, true);
+    // one machine's facts, evaluated on every change day and on `at`: the
+    // answers that do not depend on the day are computed once
+    let checks = MemoChecks::new(checks);
+    let mut steps = project(rules, &checks, &facts, &mut open, from, at, true);
     steps.extend(Projected::from_evaluation(
         &mut open,
-        rules.evaluate(&facts, Day::of_timestamp(at), checks),
+        rules.evaluate(&facts, Day::of_timestamp(at), &checks),
         at,
     ));
     steps
@@ -1325,7 +1331,15 @@ fn evaluate_group(
         {
             let next = from.max(obs_time);
             let facts = HostFacts::merge(hostname.clone(), &states);
-            let steps = project(rules, checks, &facts, &mut open, from, next, false);
+            let steps = project(
+                rules,
+                &MemoChecks::new(checks),
+                &facts,
+                &mut open,
+                from,
+                next,
+                false,
+            );
             let first = first_seen.unwrap_or(from);
             out.push_projected(steps, g.host_id, &est, &hostname, first, &mut rewind);
         }
@@ -1416,7 +1430,15 @@ fn evaluate_group(
         && !states.is_empty()
     {
         let facts = HostFacts::merge(hostname.clone(), &states);
-        let steps = project(rules, checks, &facts, &mut open, from, until, true);
+        let steps = project(
+            rules,
+            &MemoChecks::new(checks),
+            &facts,
+            &mut open,
+            from,
+            until,
+            true,
+        );
         let first = first_seen.unwrap_or(from);
         out.push_projected(steps, g.host_id, &est, &hostname, first, &mut rewind);
     }

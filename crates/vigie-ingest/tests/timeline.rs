@@ -7,7 +7,7 @@
 //! between two trigger dates.
 
 use std::path::{Path, PathBuf};
-use vigie_core::Day;
+use vigie_core::{Day, FindingStatus};
 use vigie_store::testdb::TestDb;
 use vigie_store::{GroupBy, HostFilter, Scope, Store};
 
@@ -90,6 +90,24 @@ async fn history(store: &dyn Store) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
+        // the daily counts the posture reads agree with the machines'
+        // findings of the day, whatever refreshed them
+        let mut confirmed = std::collections::BTreeMap::<String, u64>::new();
+        let mut unknown = std::collections::BTreeMap::<String, u64>::new();
+        for f in hosts
+            .iter()
+            .flat_map(|h| &h.findings)
+            .filter(|f| f.resolved_at.is_none())
+        {
+            match f.status {
+                FindingStatus::Confirmed => *confirmed.entry(f.rule.to_string()).or_default() += 1,
+                FindingStatus::Unknown => *unknown.entry(f.rule.to_string()).or_default() += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(nonzero(&posture[0].rules), nonzero(&confirmed), "{d}");
+        assert_eq!(nonzero(&posture[0].unknown), nonzero(&unknown), "{d}");
+        assert_eq!(posture[0].hosts, hosts.len() as u64, "{d}");
         out.push(format!(
             "{d} | {} | {} | unknown {}",
             line.join(" ; "),

@@ -3,7 +3,7 @@
 //! base computes its verdicts (and lets tests substitute fixed answers).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use vigie_core::{Day, Evidence, FindingStatus, HostFacts, Software};
 use vigie_kb::{KevMatch, KnowledgeBase, LifecycleStatus, Ms17Verdict, PatchState, Smb1Verdict};
 
@@ -54,6 +54,62 @@ pub trait Checks: Sync {
     /// inventory. None by default.
     fn os_lifecycle_changes(&self, _facts: &HostFacts) -> Vec<Day> {
         Vec::new()
+    }
+}
+
+/// The answers of `inner` for the facts of one machine, each asked once:
+/// what does not depend on the day (MS17-010, SMBv1, the patch level, KEV
+/// matches, the days the lifecycle state changes) is computed on the first
+/// question and reused by every later evaluation of the same facts, which a
+/// projection over months makes at each change day. The day-dependent
+/// lifecycle answer is asked every time. Use one per facts: it does not
+/// look at the facts it is given after the first answer.
+pub struct MemoChecks<'a> {
+    inner: &'a (dyn Checks + Send + Sync),
+    ms17: OnceLock<CheckOutcome>,
+    smbv1: OnceLock<CheckOutcome>,
+    patch: OnceLock<PatchOutcome>,
+    kev: OnceLock<CheckOutcome>,
+    changes: OnceLock<Vec<Day>>,
+}
+
+impl<'a> MemoChecks<'a> {
+    pub fn new(inner: &'a (dyn Checks + Send + Sync)) -> Self {
+        MemoChecks {
+            inner,
+            ms17: OnceLock::new(),
+            smbv1: OnceLock::new(),
+            patch: OnceLock::new(),
+            kev: OnceLock::new(),
+            changes: OnceLock::new(),
+        }
+    }
+}
+
+impl Checks for MemoChecks<'_> {
+    fn os_lifecycle(&self, facts: &HostFacts, on: Day) -> CheckOutcome {
+        self.inner.os_lifecycle(facts, on)
+    }
+    fn ms17_010(&self, facts: &HostFacts) -> CheckOutcome {
+        self.ms17.get_or_init(|| self.inner.ms17_010(facts)).clone()
+    }
+    fn smbv1(&self, facts: &HostFacts) -> CheckOutcome {
+        self.smbv1.get_or_init(|| self.inner.smbv1(facts)).clone()
+    }
+    fn patch_level(&self, facts: &HostFacts) -> PatchOutcome {
+        self.patch
+            .get_or_init(|| self.inner.patch_level(facts))
+            .clone()
+    }
+    fn kev_software(&self, facts: &HostFacts) -> CheckOutcome {
+        self.kev
+            .get_or_init(|| self.inner.kev_software(facts))
+            .clone()
+    }
+    fn os_lifecycle_changes(&self, facts: &HostFacts) -> Vec<Day> {
+        self.changes
+            .get_or_init(|| self.inner.os_lifecycle_changes(facts))
+            .clone()
     }
 }
 

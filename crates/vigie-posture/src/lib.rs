@@ -14,7 +14,7 @@ mod checks;
 mod eval;
 mod lang;
 
-pub use checks::{CheckOutcome, Checks, KbChecks, PatchOutcome};
+pub use checks::{CheckOutcome, Checks, KbChecks, MemoChecks, PatchOutcome};
 pub use eval::Evaluation;
 pub use lang::{Condition, Rule, RuleError, RuleSet, UnknownPolicy};
 

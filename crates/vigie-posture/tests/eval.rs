@@ -7,7 +7,7 @@ use vigie_core::{
     Day, Evidence, Feature, FindingStatus, HostFacts, Hotfix, OsFacts, OsFamily, Severity,
     Software, SourceKind,
 };
-use vigie_posture::{CheckOutcome, Checks, KbChecks, PatchOutcome, RuleSet};
+use vigie_posture::{CheckOutcome, Checks, KbChecks, MemoChecks, PatchOutcome, RuleSet};
 
 /// Checks with fixed answers, to test the language independently of the KB.
 struct Fixed {
@@ -482,4 +482,68 @@ fn real_knowledge_base_verdicts() {
         "{:?}",
         ids(&got)
     );
+}
+
+/// Counts the questions asked, to check what the memo asks once.
+struct Counting {
+    inner: Fixed,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn ask(&self) {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Checks for Counting {
+    fn os_lifecycle(&self, f: &HostFacts, on: Day) -> CheckOutcome {
+        self.inner.os_lifecycle(f, on)
+    }
+    fn ms17_010(&self, f: &HostFacts) -> CheckOutcome {
+        self.ask();
+        self.inner.ms17_010(f)
+    }
+    fn smbv1(&self, f: &HostFacts) -> CheckOutcome {
+        self.ask();
+        self.inner.smbv1(f)
+    }
+    fn patch_level(&self, f: &HostFacts) -> PatchOutcome {
+        self.ask();
+        self.inner.patch_level(f)
+    }
+    fn kev_software(&self, f: &HostFacts) -> CheckOutcome {
+        self.ask();
+        self.inner.kev_software(f)
+    }
+}
+
+#[test]
+fn the_memo_answers_like_its_checks_asking_each_day_free_question_once() {
+    let rules = RuleSet::defaults().unwrap();
+    let c = Counting {
+        inner: Fixed {
+            lifecycle: "eol",
+            ms17: "missing",
+            kev: ("present", false),
+            patch: Some(day("2017-01-10")),
+        },
+        asked: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let facts = win7();
+    let days = ["2017-02-01", "2017-05-12", "2018-01-01", "2024-06-30"];
+    let plain: Vec<_> = days
+        .iter()
+        .map(|d| rules.evaluate(&facts, day(d), &c))
+        .collect();
+    let per_evaluation = c.asked.swap(0, std::sync::atomic::Ordering::Relaxed);
+    assert!(per_evaluation >= 4 * days.len(), "{per_evaluation}");
+    let memo = MemoChecks::new(&c);
+    let memoised: Vec<_> = days
+        .iter()
+        .map(|d| rules.evaluate(&facts, day(d), &memo))
+        .collect();
+    assert_eq!(memoised, plain);
+    assert_eq!(c.asked.load(std::sync::atomic::Ordering::Relaxed), 4);
 }

@@ -632,6 +632,11 @@ pub trait StoreTx: Send {
     /// first key that resolves.
     async fn resolve_keys(&mut self, keys: &[Vec<String>]) -> Result<Vec<Option<i64>>>;
     async fn load_hosts(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>>;
+    /// Like `load_hosts`, without the identity keys (`keys` is left empty):
+    /// for bringing stored machines up to a date, which never changes them.
+    async fn load_hosts_for_assessment(&mut self, ids: &[i64]) -> Result<Vec<HostRecord>> {
+        self.load_hosts(ids).await
+    }
     /// Host ids in ascending order after `after`, at most `limit`, of hosts
     /// first seen at or before `seen_by` (for re-assessment in pages).
     async fn host_ids_after(

@@ -371,6 +371,23 @@ async fn findings_are_intervals(store: &dyn Store) -> CaseResult {
                 .is_some_and(|h| h.len() == 1),
         "source state round-trips"
     );
+    // the assessment's load is the same machine without its identity keys
+    let bare = tryc!(tx.load_hosts_for_assessment(&[id]).await);
+    check!(
+        !loaded[0].keys.is_empty() && bare.len() == 1 && bare[0].keys.is_empty(),
+        "keys loaded for ingest only: {:?} / {:?}",
+        loaded[0].keys,
+        bare.first().map(|h| &h.keys)
+    );
+    check!(
+        bare[0].sources == loaded[0].sources
+            && bare[0].open_findings == loaded[0].open_findings
+            && bare[0].open_at_last_seen == loaded[0].open_at_last_seen
+            && bare[0].last_closed == loaded[0].last_closed
+            && bare[0].first_seen == loaded[0].first_seen
+            && bare[0].last_seen == loaded[0].last_seen,
+        "the assessment's load differs only by the keys"
+    );
     let mut c = change(
         id,
         false,
