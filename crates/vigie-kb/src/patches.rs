@@ -715,10 +715,13 @@ impl PatchDb {
         let mut count_h = self.history_list.rows.len();
         for (build, row) in months.iter().flat_map(|m| m.builds.iter()) {
             let rows = hist.entry(*build).or_default();
-            if rows.iter().any(|r| r.ubr == row.ubr) || history_kb.contains_key(&row.kb) {
+            if rows.iter().any(|r| r.ubr == row.ubr) {
                 continue;
             }
-            history_kb.insert(row.kb.clone(), (*build, row.ubr, row.date));
+            // one KB serves several builds (Windows 10 21H2 and 22H2)
+            history_kb
+                .entry(row.kb.clone())
+                .or_insert((*build, row.ubr, row.date));
             rows.push(row.clone());
             count_h += 1;
         }

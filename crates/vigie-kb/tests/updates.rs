@@ -352,3 +352,30 @@ fn an_endoflife_date_api_v1_product_is_read_like_the_bundled_front_matter() {
     assert!(err.to_string().contains("schema_version"), "{err}");
     assert_eq!(kb.sources(), before);
 }
+
+#[test]
+fn one_kb_for_two_builds_dates_both() {
+    // Windows 10 21H2 and 22H2 share their monthly update
+    let mut v: serde_json::Value = serde_json::from_slice(CVRF).unwrap();
+    v["ProductTree"]["FullProductName"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"ProductID": "11569", "Value": "Windows 10 Version 21H2 for x64-based Systems"}));
+    v["Vulnerability"][0]["Remediations"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            serde_json::json!({"Description": {"Value": "5130002"}, "SubType": "Security Update",
+            "FixedBuild": "10.0.19044.7920", "ProductID": ["11569"], "Type": 2}),
+        );
+    let mut kb = common::kb().clone();
+    kb.load_update(&serde_json::to_vec(&v).unwrap()).unwrap();
+    for build in [19044, 19045] {
+        let facts = host(nt10("Microsoft Windows 10 Enterprise", build, 7920), &[]);
+        assert_eq!(
+            released(kb.patch_state(&facts)),
+            day("2026-11-10"),
+            "{build}"
+        );
+    }
+}
