@@ -90,18 +90,21 @@ pub struct HostFacts {
     pub sources: Vec<SourceSummary>,
 }
 
+/// The order sources are merged in: newest first, agents before scanners
+/// at equal time.
+fn merge_order(a: &SourceState, b: &SourceState) -> std::cmp::Ordering {
+    b.observed_at
+        .cmp(&a.observed_at)
+        .then(b.kind.is_agent().cmp(&a.kind.is_agent()))
+}
+
 impl HostFacts {
     /// Merges source states. Agent sources win over network scans for the OS;
     /// among agents the newest report wins. Lists come from the newest agent
     /// that reported them.
     pub fn merge(hostname: Option<String>, states: &[SourceState]) -> HostFacts {
         let mut ordered: Vec<&SourceState> = states.iter().collect();
-        // newest first, agents before scanners at equal time
-        ordered.sort_by(|a, b| {
-            b.observed_at
-                .cmp(&a.observed_at)
-                .then(b.kind.is_agent().cmp(&a.kind.is_agent()))
-        });
+        ordered.sort_by(|a, b| merge_order(a, b));
         let mut facts = HostFacts {
             hostname,
             ..Default::default()
@@ -158,12 +161,7 @@ impl HostFacts {
             })
             .collect();
         sources.sort_by_key(|s| s.kind);
-        // the same order as `merge`: newest first, agents before scanners
-        states.sort_by(|a, b| {
-            b.observed_at
-                .cmp(&a.observed_at)
-                .then(b.kind.is_agent().cmp(&a.kind.is_agent()))
-        });
+        states.sort_by(merge_order);
         let mut facts = HostFacts {
             hostname,
             sources,

@@ -13,7 +13,7 @@ use vigie_ingest::Pipeline;
 use vigie_kb::KnowledgeBase;
 use vigie_posture::{KbChecks, RuleSet};
 use vigie_store::testdb::TestDb;
-use vigie_store::{FindingView, GroupBy, HostFilter, Scope, Store};
+use vigie_store::{FindingView, GroupBy, Scope, Store};
 
 mod common;
 
@@ -47,23 +47,7 @@ fn windows(dir: &Path, host: &str, os: &str, patches: &str) -> PathBuf {
 }
 
 async fn patch_age(store: &dyn Store, host: &str, at: &str) -> Option<FindingView> {
-    let hosts = store
-        .hosts(
-            &Scope::National,
-            &HostFilter {
-                hostname: Some(host.into()),
-                at: Some(Day::parse(at).unwrap()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(hosts.len(), 1, "{host} on {at}");
-    hosts[0]
-        .findings
-        .iter()
-        .find(|f| f.rule.as_str() == "patch-age" && f.resolved_at.is_none())
-        .cloned()
+    common::open_finding(store, host, at, "patch-age").await
 }
 
 fn pipeline(store: &Arc<dyn Store>, org: vigie_core::OrgDirectory, kb: KnowledgeBase) -> Pipeline {

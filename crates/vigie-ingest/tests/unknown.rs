@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use vigie_core::{Day, FindingStatus, RuleId};
 use vigie_store::testdb::TestDb;
-use vigie_store::{FindingView, GroupBy, HostFilter, Scope, Store};
+use vigie_store::{FindingView, GroupBy, Scope, Store};
 
 mod common;
 
@@ -49,23 +49,7 @@ fn windows7(dir: &Path, name: &str, host: &str, unix: i64, patches: Option<&str>
 }
 
 async fn ms17(store: &dyn Store, host: &str, at: &str) -> Option<FindingView> {
-    let hosts = store
-        .hosts(
-            &Scope::National,
-            &HostFilter {
-                hostname: Some(host.into()),
-                at: Some(Day::parse(at).unwrap()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(hosts.len(), 1, "{host} on {at}");
-    hosts[0]
-        .findings
-        .iter()
-        .find(|f| f.rule.as_str() == "ms17-010-missing" && f.resolved_at.is_none())
-        .cloned()
+    common::open_finding(store, host, at, "ms17-010-missing").await
 }
 
 /// (confirmed, needs review, unknown) machines of a rule in the sector.

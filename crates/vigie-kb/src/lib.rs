@@ -257,21 +257,22 @@ impl KnowledgeBase {
                 kev::parse_affected("update (kev-affected)", bytes, SourceOrigin::Update)?;
             self.kev = KevDb::build(self.kev.catalog.clone(), affected);
             "kev-affected".to_string()
-        } else if probe.product.is_some() && probe.releases.is_some() {
-            let (product, p) = lifecycle::parse_eol_product(
-                "update (endoflife.date)",
-                bytes,
-                SourceOrigin::Update,
-            )?;
-            let name = format!("lifecycle-endoflife/{product}");
-            self.lifecycle.eol.insert(product, p);
-            name
-        } else if probe.schema_version.is_some() && probe.result.is_some() {
-            let (product, p) = lifecycle::parse_eol_api_v1(
-                "update (endoflife.date api v1)",
-                bytes,
-                SourceOrigin::Update,
-            )?;
+        } else if (probe.product.is_some() && probe.releases.is_some())
+            || (probe.schema_version.is_some() && probe.result.is_some())
+        {
+            let (product, p) = if probe.product.is_some() {
+                lifecycle::parse_eol_product(
+                    "update (endoflife.date)",
+                    bytes,
+                    SourceOrigin::Update,
+                )?
+            } else {
+                lifecycle::parse_eol_api_v1(
+                    "update (endoflife.date api v1)",
+                    bytes,
+                    SourceOrigin::Update,
+                )?
+            };
             let name = format!("lifecycle-endoflife/{product}");
             self.lifecycle.eol.insert(product, p);
             name

@@ -501,18 +501,22 @@ fn kb_update_loads_msrc_months_over_http_and_directories_all_or_nothing() {
     )
     .unwrap();
     std::fs::write(dir.join("notes.txt"), "not json, not read").unwrap();
-    let out = t
-        .vigie()
-        .args(["kb", "update", "--from"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("b-2026-Nov.json") && err.contains("older than the one in use"),
-        "{err}"
-    );
+    // refused with exit code 1, the file at fault and the reason named
+    let refused = |why: &str| {
+        let out = t
+            .vigie()
+            .args(["kb", "update", "--from"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("b-2026-Nov.json") && err.contains(why),
+            "{err}"
+        );
+    };
+    refused("older than the one in use");
     let rollups = kb_source(&t, "windows-legacy-rollups").unwrap();
     assert_eq!(rollups["origin"], "embedded", "{rollups}");
     // a malformed file names itself and the place at fault
@@ -521,18 +525,7 @@ fn kb_update_loads_msrc_months_over_http_and_directories_all_or_nothing() {
         text.replace("\"10.0.19045.7920\"", "\"10.0.19045\""),
     )
     .unwrap();
-    let out = t
-        .vigie()
-        .args(["kb", "update", "--from"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("b-2026-Nov.json") && err.contains("FixedBuild"),
-        "{err}"
-    );
+    refused("FixedBuild");
     assert_eq!(
         kb_source(&t, "windows-legacy-rollups").unwrap()["origin"],
         "embedded"

@@ -4,11 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::sync::Arc;
+use vigie_core::Day;
 use vigie_core::{Establishment, EstablishmentCode, EstablishmentKind, Region, RegionCode};
 use vigie_ingest::{IngestOptions, Pipeline};
 use vigie_kb::KnowledgeBase;
 use vigie_posture::{KbChecks, RuleSet};
-use vigie_store::Store;
+use vigie_store::{FindingView, HostFilter, Scope, Store};
 
 pub async fn seed_org(store: &dyn Store) {
     store
@@ -59,4 +60,31 @@ pub fn opts(now: &str) -> IngestOptions {
         now: t(now),
         ..Default::default()
     }
+}
+
+/// The finding of `rule` open on machine `host` on day `at` (the machine
+/// must exist then).
+pub async fn open_finding(
+    store: &dyn Store,
+    host: &str,
+    at: &str,
+    rule: &str,
+) -> Option<FindingView> {
+    let hosts = store
+        .hosts(
+            &Scope::National,
+            &HostFilter {
+                hostname: Some(host.into()),
+                at: Some(Day::parse(at).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hosts.len(), 1, "{host} on {at}");
+    hosts[0]
+        .findings
+        .iter()
+        .find(|f| f.rule.as_str() == rule && f.resolved_at.is_none())
+        .cloned()
 }
