@@ -127,6 +127,21 @@ fn a_monthly_msrc_document_dates_builds_and_rollups_the_base_did_not_know() {
     assert!(builds_before.is_stale(day("2026-12-03"), None));
     let rollups = source(&kb, "windows-legacy-rollups");
     assert_eq!(rollups.horizon, Some(day("2026-11-10")));
+    // the month's monthly rollup is cumulative: it carries the MS17-010 fix
+    let only_new = host(server_2012_r2(), &["KB5130010"]);
+    assert!(
+        matches!(kb.ms17_010(&only_new), vigie_kb::Ms17Verdict::Fixed { .. }),
+        "{:?}",
+        kb.ms17_010(&only_new)
+    );
+    let only_security = host(server_2012_r2(), &["KB5130011"]);
+    assert!(
+        !matches!(
+            kb.ms17_010(&only_security),
+            vigie_kb::Ms17Verdict::Fixed { .. }
+        ),
+        "a security-only update is not cumulative"
+    );
     // a revision neither lists, between the history's last and the
     // month's, is dated by the release below it, as within the history
     let between = host(nt10("Microsoft Windows 11 Pro", 26100, 33400), &[]);
