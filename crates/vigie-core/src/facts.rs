@@ -103,55 +103,12 @@ impl HostFacts {
     /// among agents the newest report wins. Lists come from the newest agent
     /// that reported them.
     pub fn merge(hostname: Option<String>, states: &[SourceState]) -> HostFacts {
-        let mut ordered: Vec<&SourceState> = states.iter().collect();
-        ordered.sort_by(|a, b| merge_order(a, b));
-        let mut facts = HostFacts {
-            hostname,
-            ..Default::default()
-        };
-        for s in ordered.iter().filter(|s| s.kind.is_agent()) {
-            if facts.os.is_none()
-                && let Some(os) = &s.os
-            {
-                facts.os = Some(os.clone());
-                facts.os_source = Some(s.kind);
-            }
-            if facts.hotfixes.is_none() {
-                facts.hotfixes = s.hotfixes.clone();
-            }
-            if facts.software.is_none() {
-                facts.software = s.software.clone();
-            }
-            if facts.features.is_none() {
-                facts.features = s.features.clone();
-            }
-        }
-        for s in &ordered {
-            if facts.network.is_none() {
-                facts.network = s.network.clone();
-            }
-            if facts.os.is_none()
-                && let Some(os) = &s.os
-            {
-                facts.os = Some(os.clone());
-                facts.os_source = Some(s.kind);
-            }
-        }
-        let mut sources: Vec<SourceSummary> = states
-            .iter()
-            .map(|s| SourceSummary {
-                kind: s.kind,
-                last_observed: s.observed_at,
-            })
-            .collect();
-        sources.sort_by_key(|s| s.kind);
-        facts.sources = sources;
-        facts
+        HostFacts::merge_owned(hostname, states.to_vec())
     }
 
     /// [`HostFacts::merge`] of states the caller no longer needs: the
-    /// lists are moved, not copied (hundreds of programs and updates per
-    /// machine, for every machine an assessment evaluates).
+    /// lists are moved, not copied again (hundreds of programs and updates
+    /// per machine, for every machine an assessment evaluates).
     pub fn merge_owned(hostname: Option<String>, mut states: Vec<SourceState>) -> HostFacts {
         let mut sources: Vec<SourceSummary> = states
             .iter()

@@ -2144,18 +2144,59 @@ impl SqlTx {
         Ok(rows)
     }
 
-    /// Brings one establishment's daily counts up to date on `todo` (days
-    /// in ascending order, every stored snapshot from the first one on
-    /// among them): one read of its machines and of the findings open in
-    /// the window, counts swept over the days in memory, and a snapshot
-    /// written only on the days whose counts differ from the snapshot in
-    /// force (the readers carry a snapshot forward to the next one). A
-    /// snapshot is whole: the machines and every rule the establishment
-    /// ever had, so the latest snapshot day is the day to read rules at.
-    async fn refresh_est(&mut self, est_id: i64, todo: &[Day]) -> Result<()> {
-        let (Some(&first), Some(&last)) = (todo.first(), todo.last()) else {
+    /// Brings one establishment's daily counts up to date from the first
+    /// of `days` (the days its findings changed) on, that is on those days
+    /// and on every day a snapshot is stored from then on: one read of its
+    /// snapshots, of its machines and of the findings open in the window,
+    /// counts swept over the days in memory, and a snapshot written only on
+    /// the days whose counts differ from the snapshot in force (the readers
+    /// carry a snapshot forward to the next one). A snapshot is whole: the
+    /// machines and every rule the establishment ever had, so the latest
+    /// snapshot day is the day to read rules at.
+    async fn refresh_est(&mut self, est_id: i64, days: &[Day]) -> Result<()> {
+        let Some(&first) = days.iter().min() else {
             return Ok(());
         };
+        // the snapshots stored from the one in force before the window on
+        let before: Option<i64> =
+            qs("SELECT MAX(day) FROM daily_hosts WHERE est_id = $1 AND day < $2")
+                .bind(est_id)
+                .bind(i64::from(first.number()))
+                .fetch_one(&mut *self.tx)
+                .await?
+                .try_get(0)?;
+        let from_day = before.unwrap_or(i64::from(first.number()));
+        type Snapshot = (i64, BTreeMap<String, [i64; 3]>);
+        let mut stored: BTreeMap<i64, Snapshot> = BTreeMap::new();
+        for r in qs("SELECT day, hosts FROM daily_hosts WHERE est_id = $1 AND day >= $2")
+            .bind(est_id)
+            .bind(from_day)
+            .fetch_all(&mut *self.tx)
+            .await?
+        {
+            stored.insert(r.try_get(0)?, (r.try_get(1)?, BTreeMap::new()));
+        }
+        for r in qs(
+            "SELECT day, rule_id, hosts, review, unknown FROM daily_findings WHERE est_id = $1 AND day >= $2",
+        )
+        .bind(est_id)
+        .bind(from_day)
+        .fetch_all(&mut *self.tx)
+        .await?
+        {
+            if let Some((_, by_rule)) = stored.get_mut(&r.try_get::<i64, _>(0)?) {
+                by_rule.insert(
+                    r.try_get(1)?,
+                    [r.try_get(2)?, r.try_get(3)?, r.try_get(4)?],
+                );
+            }
+        }
+        let mut todo: BTreeSet<i32> = days.iter().map(|d| d.number()).collect();
+        for &d in stored.keys().filter(|&&d| d >= i64::from(first.number())) {
+            todo.insert(i32::try_from(d).map_err(|_| corrupt("daily_hosts", "day out of range"))?);
+        }
+        let todo: Vec<Day> = todo.into_iter().map(Day::from_number).collect();
+        let last = todo.last().copied().unwrap_or(first);
         let ends: Vec<i64> = todo.iter().map(|d| d.end_second()).collect();
         let mut seen: Vec<i64> = qs("SELECT first_seen FROM hosts WHERE est_id = $1")
             .bind(est_id)
@@ -2207,40 +2248,6 @@ impl SqlTx {
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<std::result::Result<_, _>>()?;
         rules.extend(delta.keys().cloned());
-        // the snapshots stored from the one in force before the window on
-        let before: Option<i64> =
-            qs("SELECT MAX(day) FROM daily_hosts WHERE est_id = $1 AND day < $2")
-                .bind(est_id)
-                .bind(i64::from(first.number()))
-                .fetch_one(&mut *self.tx)
-                .await?
-                .try_get(0)?;
-        let from_day = before.unwrap_or(i64::from(first.number()));
-        type Snapshot = (i64, BTreeMap<String, [i64; 3]>);
-        let mut stored: BTreeMap<i64, Snapshot> = BTreeMap::new();
-        for r in qs("SELECT day, hosts FROM daily_hosts WHERE est_id = $1 AND day >= $2")
-            .bind(est_id)
-            .bind(from_day)
-            .fetch_all(&mut *self.tx)
-            .await?
-        {
-            stored.insert(r.try_get(0)?, (r.try_get(1)?, BTreeMap::new()));
-        }
-        for r in qs(
-            "SELECT day, rule_id, hosts, review, unknown FROM daily_findings WHERE est_id = $1 AND day >= $2",
-        )
-        .bind(est_id)
-        .bind(from_day)
-        .fetch_all(&mut *self.tx)
-        .await?
-        {
-            if let Some((_, by_rule)) = stored.get_mut(&r.try_get::<i64, _>(0)?) {
-                by_rule.insert(
-                    r.try_get(1)?,
-                    [r.try_get(2)?, r.try_get(3)?, r.try_get(4)?],
-                );
-            }
-        }
         let mut carried: Option<Snapshot> = before.and_then(|d| stored.get(&d).cloned());
         let mut running: BTreeMap<&str, [i64; 3]> = BTreeMap::new();
         for (i, (day, end)) in todo.iter().zip(&ends).enumerate() {
@@ -2813,9 +2820,9 @@ impl StoreTx for SqlTx {
         establishments: &[Option<EstablishmentCode>],
         days: &[Day],
     ) -> Result<()> {
-        let Some(&first) = days.iter().min() else {
+        if days.is_empty() {
             return Ok(());
-        };
+        }
         let mut ids: Vec<i64> = establishments
             .iter()
             .map(|e| self.est_id(e.as_ref()))
@@ -2823,20 +2830,7 @@ impl StoreTx for SqlTx {
         ids.sort_unstable();
         ids.dedup();
         for est in ids {
-            let mut todo: BTreeSet<i32> = days.iter().map(|d| d.number()).collect();
-            for r in qs("SELECT day FROM daily_hosts WHERE est_id = $1 AND day >= $2")
-                .bind(est)
-                .bind(i64::from(first.number()))
-                .fetch_all(&mut *self.tx)
-                .await?
-            {
-                let d: i64 = r.try_get(0)?;
-                todo.insert(
-                    i32::try_from(d).map_err(|_| corrupt("daily_hosts", "day out of range"))?,
-                );
-            }
-            let todo: Vec<Day> = todo.into_iter().map(Day::from_number).collect();
-            self.refresh_est(est, &todo).await?;
+            self.refresh_est(est, days).await?;
         }
         Ok(())
     }

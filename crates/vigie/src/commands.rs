@@ -872,51 +872,58 @@ pub async fn kb_status(ctx: &Ctx, max_age_days: Option<i32>) -> Result<ExitCode>
 /// Largest knowledge-base update accepted (the KEV catalog is ~1.5 MB).
 const MAX_KB_UPDATE: usize = 64 * 1024 * 1024;
 
-async fn fetch(from: &str) -> Result<Vec<u8>> {
+/// The local path `--from` names (`file://` or a bare path), `None` for an
+/// http(s) URL.
+fn local_path(from: &str) -> Option<&str> {
     if from.starts_with("http://") || from.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .build()?;
-        let mut resp = client
-            .get(from)
-            // the MSRC CVRF API answers in XML unless JSON is asked for
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .with_context(|| format!("fetching {from}"))?;
-        if !resp.status().is_success() {
-            bail!("fetching {from}: http status {}", resp.status());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .with_context(|| format!("reading {from}"))?
-        {
-            if body.len() + chunk.len() > MAX_KB_UPDATE {
-                bail!("{from}: larger than {} MiB", MAX_KB_UPDATE >> 20);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        None
     } else {
-        let path = from.strip_prefix("file://").unwrap_or(from);
+        Some(from.strip_prefix("file://").unwrap_or(from))
+    }
+}
+
+async fn fetch(from: &str) -> Result<Vec<u8>> {
+    if let Some(path) = local_path(from) {
         let meta = std::fs::metadata(path).with_context(|| format!("reading {path}"))?;
         if meta.len() > MAX_KB_UPDATE as u64 {
             bail!("{path}: larger than {} MiB", MAX_KB_UPDATE >> 20);
         }
-        std::fs::read(path).with_context(|| format!("reading {path}"))
+        return std::fs::read(path).with_context(|| format!("reading {path}"));
     }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let mut resp = client
+        .get(from)
+        // the MSRC CVRF API answers in XML unless JSON is asked for
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .with_context(|| format!("fetching {from}"))?;
+    if !resp.status().is_success() {
+        bail!("fetching {from}: http status {}", resp.status());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .with_context(|| format!("reading {from}"))?
+    {
+        if body.len() + chunk.len() > MAX_KB_UPDATE {
+            bail!("{from}: larger than {} MiB", MAX_KB_UPDATE >> 20);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The files `--from` names: the `.json` files of a directory (by name),
 /// else the path or URL itself.
 fn update_inputs(from: &str) -> Result<Vec<String>> {
-    let path = from.strip_prefix("file://").unwrap_or(from);
-    if from.starts_with("http://") || from.starts_with("https://") || !Path::new(path).is_dir() {
+    let Some(path) = local_path(from).filter(|p| Path::new(p).is_dir()) else {
         return Ok(vec![from.to_string()]);
-    }
+    };
     let mut files: Vec<String> = std::fs::read_dir(path)
         .with_context(|| format!("reading directory {path}"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
